@@ -1,0 +1,82 @@
+"""The frame types that travel through the pipeline.
+
+A :class:`Frame` holds raw pixels and must never leave process memory. Only a
+:class:`RedactedFrame`, produced by the redaction stage, may be written, encoded
+or sent anywhere: writers and senders accept nothing else, so forgetting the
+redaction stage is a type error rather than a privacy incident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vigil.core.detections import Detections
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise TypeError("frame image must be a uint8 numpy array")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"frame image must be HxWx3 (BGR), got shape {image.shape}")
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A decoded raw frame (BGR, uint8) with its stream timing.
+
+    Attributes
+    ----------
+    image : np.ndarray
+        HxWx3 BGR pixels. Raw: never persisted or sent.
+    source_id : str
+        Camera id or file name the frame came from; used in errors and events.
+    index : int
+        0-based decode order within the source.
+    pts : float
+        Presentation time in seconds, taken from the stream (not the wall clock).
+    """
+
+    image: np.ndarray
+    source_id: str = ""
+    index: int = 0
+    pts: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_image(self.image)
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class RedactedFrame:
+    """A frame whose identifying regions have been obscured; safe to store or send.
+
+    Attributes
+    ----------
+    image : np.ndarray
+        HxWx3 BGR pixels after redaction.
+    source_id, index, pts
+        Copied from the raw :class:`Frame`.
+    regions : Detections
+        The regions that were obscured (class names in ``data["kind"]``).
+    fail_closed : bool
+        True when detection failed or ran late and the whole frame was obscured.
+    """
+
+    image: np.ndarray
+    source_id: str = ""
+    index: int = 0
+    pts: float = 0.0
+    regions: Detections = field(default_factory=Detections.empty)
+    fail_closed: bool = False
+
+    def __post_init__(self) -> None:
+        _check_image(self.image)

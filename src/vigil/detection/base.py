@@ -1,0 +1,103 @@
+"""The detector interface, the plugin registry and shared pre-processing.
+
+Detectors are plugins chosen by ``type`` in the config (as in Frigate). Each
+returns :class:`~vigil.core.Detections` in the pixel coordinates of the image it
+was given, with ``data["label"]`` naming the class, so later stages never need
+to know which model produced a box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from vigil.core import Detections
+
+if TYPE_CHECKING:
+    from vigil.detection.config import ObjectDetectorConfig
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that turns BGR images into detections."""
+
+    labels: tuple[str, ...]
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Detect objects in one HxWx3 BGR uint8 image."""
+        ...
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect objects in several images (batched when the model allows)."""
+        ...
+
+
+DetectorFactory = Callable[["ObjectDetectorConfig"], Detector]
+_REGISTRY: dict[str, DetectorFactory] = {}
+
+
+def register_detector(type_name: str) -> Callable[[DetectorFactory], DetectorFactory]:
+    """Decorator that makes a detector selectable by ``type`` in the config."""
+
+    def wrap(factory: DetectorFactory) -> DetectorFactory:
+        _REGISTRY[type_name] = factory
+        return factory
+
+    return wrap
+
+
+def build_detector(config: ObjectDetectorConfig) -> Detector:
+    """Instantiate the detector plugin named by ``config.type``."""
+    # Importing the modules registers the built-in plugins.
+    from vigil.detection import nanodet, onnx_layouts  # noqa: F401
+
+    try:
+        factory = _REGISTRY[config.type]
+    except KeyError:
+        raise ValueError(f"unknown detector type {config.type!r}; known: {sorted(_REGISTRY)}") from None
+    return factory(config)
+
+
+@dataclass(frozen=True)
+class Resize:
+    """How an image was mapped onto the network input, to map boxes back."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float = 0.0
+    pad_y: float = 0.0
+
+    def to_image(self, xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Map network-input boxes back to the original image, clipped."""
+        out = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4).copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale_x
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale_y
+        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+        return out
+
+
+def fit_image(
+    image: np.ndarray, width: int, height: int, letterbox: bool, pad_value: int = 114
+) -> tuple[np.ndarray, Resize]:
+    """Resize to the network size, either stretched or letterboxed (top-left aligned)."""
+    h, w = image.shape[:2]
+    if not letterbox:
+        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+        return resized, Resize(width / w, height / h)
+    scale = min(width / w, height / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas = np.full((height, width, 3), pad_value, dtype=np.uint8)
+    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas, Resize(scale, scale)
+
+
+def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, labels: Sequence[str]) -> Detections:
+    """Build detections with a ``label`` column from class indices."""
+    class_ids = np.asarray(class_ids, dtype=np.int32)
+    names = np.asarray([labels[i] if 0 <= i < len(labels) else str(i) for i in class_ids], dtype=object)
+    return Detections(xyxy, scores, class_ids, data={"label": names})

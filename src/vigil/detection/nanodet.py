@@ -1,0 +1,121 @@
+"""NanoDet-m 416 (Apache-2.0, COCO-80), the bundled object detector.
+
+The model's heads give, per cell of the stride 8/16/32 grids, 80 sigmoid class
+scores and 4 x 11 distribution logits (GFL): the distance from the cell centre
+to each side is the expectation of a softmax over 11 bins, times the stride.
+See assets/models/nanodet/PROVENANCE.md for how the file was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vigil.core import Detections, boxes
+from vigil.detection.base import fit_image, make_detections, register_detector
+from vigil.detection.coco import COCO80
+from vigil.detection.config import ObjectDetectorConfig
+from vigil.runtime import create_session
+
+_MEAN = np.array([103.53, 116.28, 123.675], dtype=np.float32)  # BGR
+_STD = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+STRIDES = (8, 16, 32)
+REG_BINS = 11
+
+
+def center_priors(width: int, height: int, strides: Sequence[int] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres (x, y) and their strides for all levels, in level order."""
+    centres, level_strides = [], []
+    for stride in strides:
+        gw, gh = int(np.ceil(width / stride)), int(np.ceil(height / stride))
+        xs, ys = np.meshgrid(np.arange(gw), np.arange(gh))
+        pts = (np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32) + 0.5) * stride
+        centres.append(pts)
+        level_strides.append(np.full(len(pts), stride, dtype=np.float32))
+    return np.concatenate(centres), np.concatenate(level_strides)
+
+
+def decode_distributions(dist: np.ndarray, centres: np.ndarray, strides: np.ndarray) -> np.ndarray:
+    """(N, 44) bin logits -> (N, 4) xyxy boxes around the cell centres."""
+    logits = dist.reshape(-1, 4, REG_BINS)
+    logits = logits - logits.max(axis=2, keepdims=True)
+    prob = np.exp(logits)
+    prob /= prob.sum(axis=2, keepdims=True)
+    dist_ltrb = (prob @ np.arange(REG_BINS, dtype=np.float32)) * strides[:, None]
+    return np.concatenate([centres - dist_ltrb[:, :2], centres + dist_ltrb[:, 2:]], axis=1)
+
+
+class NanoDet:
+    """COCO-80 object detector with the Vigil :class:`~vigil.detection.base.Detector` interface."""
+
+    def __init__(self, config: ObjectDetectorConfig | None = None) -> None:
+        self.config = config or ObjectDetectorConfig()
+        self.labels = tuple(self.config.labels or COCO80)
+        self._session = create_session(
+            self.config.resolved_model_path(), device=self.config.device, threads=self.config.threads
+        )
+        inp = self._session.get_inputs()[0]
+        self._input = inp.name
+        self._nchw = inp.shape[1] == 3
+        shape_hw = inp.shape[2:4] if self._nchw else inp.shape[1:3]
+        static = all(isinstance(d, int) for d in shape_hw)
+        self.width, self.height = self.config.input_size or ((shape_hw[1], shape_hw[0]) if static else (416, 416))
+        self._letterbox = bool(self.config.letterbox)
+        self._centres, self._strides = center_priors(self.width, self.height)
+        self._score_out, self._dist_out = self._pair_outputs()
+
+    def _pair_outputs(self) -> tuple[list[str], list[str]]:
+        """Order score and distribution outputs by level (largest grid first)."""
+        scores: list[tuple[int, str]] = []
+        dists: list[tuple[int, str]] = []
+        for out in self._session.get_outputs():
+            n, c = out.shape[-2], out.shape[-1]
+            if c == len(self.labels):
+                scores.append((n, out.name))
+            elif c == 4 * REG_BINS:
+                dists.append((n, out.name))
+        if not scores or len(scores) != len(dists):
+            raise ValueError("NanoDet model outputs do not match [1,N,classes] + [1,N,44] per level")
+        scores.sort(key=lambda t: -t[0] if isinstance(t[0], int) else 0)
+        dists.sort(key=lambda t: -t[0] if isinstance(t[0], int) else 0)
+        return [name for _, name in scores], [name for _, name in dists]
+
+    def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, object]:
+        fitted, resize = fit_image(image, self.width, self.height, self._letterbox, pad_value=0)
+        x = (fitted.astype(np.float32) - _MEAN) / _STD
+        if self._nchw:
+            x = x.transpose(2, 0, 1)
+        return x, resize
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Detect in several images; runs them one by one (the export has batch 1)."""
+        results = []
+        for image in images:
+            x, resize = self._preprocess(image)
+            outs = self._session.run(self._score_out + self._dist_out, {self._input: x[None]})
+            k = len(self._score_out)
+            scores = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[:k]])
+            dists = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[k:]])
+            results.append(self._postprocess(scores, dists, resize, image.shape[1], image.shape[0]))
+        return results
+
+    def _postprocess(self, scores: np.ndarray, dists: np.ndarray, resize: object, w: int, h: int) -> Detections:
+        cls = scores.argmax(axis=1)
+        best = scores[np.arange(len(scores)), cls]
+        keep = best >= self.config.score_threshold
+        if not keep.any():
+            return make_detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int32), self.labels)
+        xyxy = decode_distributions(dists[keep], self._centres[keep], self._strides[keep])
+        xyxy = resize.to_image(xyxy, w, h)  # type: ignore[attr-defined]
+        best, cls = best[keep], cls[keep]
+        kept = boxes.batched_nms(xyxy, best, cls, self.config.nms_iou)
+        return make_detections(xyxy[kept], best[kept], cls[kept], self.labels)
+
+
+@register_detector("nanodet")
+def _build(config: ObjectDetectorConfig) -> NanoDet:
+    return NanoDet(config)

@@ -1,0 +1,108 @@
+"""Redaction settings (strict pydantic; every field titled and described)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.detection.config import ObjectDetectorConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FaceConfig(_Strict):
+    """CenterFace settings and the scale at which it searches."""
+
+    enabled: bool = Field(True, title="Detect faces", description="Run the face detector.")
+    threshold: float = Field(
+        0.2, gt=0, le=1, title="Face threshold", description="Minimum detector score; lower finds more small faces."
+    )
+    min_long_side: int = Field(
+        1024,
+        ge=64,
+        title="Upscale small images to",
+        description="Images whose long side is shorter are enlarged to this size before the face search, so "
+        "that small faces keep enough pixels.",
+    )
+    max_upscale: float = Field(
+        3.0, ge=1, title="Maximum upscale", description="Upper bound of the enlargement of small images."
+    )
+    tile_above: int = Field(
+        2000,
+        ge=256,
+        title="Tile frames larger than",
+        description="Frames whose long side exceeds this are searched in overlapping tiles at full resolution.",
+    )
+    tile_size: int = Field(1024, ge=128, title="Tile size", description="Tile side in pixels.")
+    pad: float = Field(
+        0.2, ge=0, le=1, title="Face padding", description="Extra margin on each side, as a fraction of the box size."
+    )
+
+
+class HeadConfig(_Strict):
+    """Head regions derived from person detections."""
+
+    enabled: bool = Field(True, title="Redact heads", description="Obscure the head region of every person.")
+    person_threshold: float = Field(
+        0.3, gt=0, le=1, title="Person threshold", description="Minimum detector score of a person box."
+    )
+    pad: float = Field(
+        0.15, ge=0, le=1, title="Head padding", description="Margin around the head, fraction of its size."
+    )
+
+
+class PlateConfig(_Strict):
+    """Licence plate regions."""
+
+    enabled: bool = Field(True, title="Redact plates", description="Obscure licence plates.")
+    vehicle_threshold: float = Field(
+        0.3, gt=0, le=1, title="Vehicle threshold", description="Minimum detector score of a vehicle box."
+    )
+
+
+class VideoConfig(_Strict):
+    """How detections carry between frames of a video."""
+
+    detect_every: int = Field(
+        3,
+        ge=1,
+        le=10,
+        title="Detect every N frames",
+        description="Run the detectors on every Nth frame; frames between two detection frames are covered by "
+        "both frames' regions joined along their motion. 1 detects on every frame.",
+    )
+    memory: int = Field(
+        2,
+        ge=0,
+        title="Memory (detection frames)",
+        description="A region not found again stays covered for this many more detection frames.",
+    )
+
+
+class RedactionConfig(_Strict):
+    """Everything the redaction stage needs."""
+
+    method: Literal["blur", "pixelate", "fill"] = Field(
+        "blur", title="Method", description="How regions are obscured; all are irreversible."
+    )
+    strength: int = Field(
+        5, ge=1, le=32, title="Strength", description="Cells across a region's short side; lower is stronger."
+    )
+    faces: FaceConfig = Field(default_factory=FaceConfig, title="Faces", description="Face detection.")
+    heads: HeadConfig = Field(default_factory=HeadConfig, title="Heads", description="Head regions of people.")
+    plates: PlateConfig = Field(default_factory=PlateConfig, title="Plates", description="Licence plates.")
+    video: VideoConfig = Field(default_factory=VideoConfig, title="Video", description="Temporal settings.")
+    detector: ObjectDetectorConfig = Field(
+        default_factory=ObjectDetectorConfig,
+        title="Object detector",
+        description="Finds people and vehicles for head and plate regions.",
+    )
+    timeout_s: float | None = Field(
+        10.0,
+        gt=0,
+        title="Detection timeout (s)",
+        description="A frame whose detection takes longer is obscured whole (fail closed). Empty disables.",
+    )

@@ -1,0 +1,194 @@
+"""The redaction engine: finds identifying regions and obscures them, failing closed.
+
+Every component that writes or sends pixels goes through :class:`Redactor`
+(directly, or through :class:`~vigil.redaction.temporal.TemporalRedactor` for
+video). It is the only producer of :class:`~vigil.core.RedactedFrame`.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol
+
+import numpy as np
+
+from vigil.core import Detections, Frame, RedactedFrame, boxes
+from vigil.detection.base import Detector, build_detector
+from vigil.detection.coco import PERSON_CLASSES, VEHICLE_CLASSES
+from vigil.detection.tiling import tiled_detect
+from vigil.redaction.config import RedactionConfig
+from vigil.redaction.heads import head_boxes
+from vigil.redaction.obscure import obscure_boxes, obscure_frame
+
+log = logging.getLogger(__name__)
+
+FACE, HEAD, PLATE = "face", "head", "plate"
+
+
+class FaceDetector(Protocol):
+    def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections: ...
+
+
+class PlateFinder(Protocol):
+    def locate(self, image_bgr: np.ndarray, vehicle_xyxy: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class RedactionError(RuntimeError):
+    """Detection failed or ran late; the caller must not use the raw frame."""
+
+
+def _regions(xyxy: np.ndarray, scores: np.ndarray, kind: str) -> Detections:
+    n = len(xyxy)
+    return Detections(xyxy, scores, np.zeros(n, np.int32), data={"kind": np.full(n, kind, dtype=object)})
+
+
+class Redactor:
+    """Find faces, heads and plates in a frame and obscure them.
+
+    Parameters
+    ----------
+    config : RedactionConfig, optional
+        Detection and obscuring settings.
+    face_detector, object_detector, plate_finder : optional
+        Injected components (tests, shared detectors); built from ``config`` when omitted.
+    """
+
+    def __init__(
+        self,
+        config: RedactionConfig | None = None,
+        *,
+        face_detector: FaceDetector | None = None,
+        object_detector: Detector | None = None,
+        plate_finder: PlateFinder | None = None,
+    ) -> None:
+        self.config = config or RedactionConfig()
+        cfg = self.config
+        if face_detector is None and cfg.faces.enabled:
+            from vigil.detection.centerface import CenterFace
+
+            face_detector = CenterFace(
+                threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
+            )
+        if object_detector is None and (cfg.heads.enabled or cfg.plates.enabled):
+            object_detector = build_detector(cfg.detector)
+        if plate_finder is None and cfg.plates.enabled:
+            from vigil.redaction.plates import PlateLocator
+
+            plate_finder = PlateLocator()
+        self._faces = face_detector
+        self._objects = object_detector
+        self._plates = plate_finder
+        self._executor: ThreadPoolExecutor | None = None
+        self._late: Future[Detections] | None = None
+
+    # -- detection ---------------------------------------------------------------
+    def find_faces(self, image: np.ndarray) -> Detections:
+        """Faces at a scale (and tiling) suited to the image size, padded."""
+        if self._faces is None:
+            return Detections.empty()
+        cfg = self.config.faces
+        h, w = image.shape[:2]
+        long_side = max(h, w)
+        if long_side > cfg.tile_above:
+            found = tiled_detect(self._faces.detect, image, cfg.tile_size, cfg.tile_size // 8)
+        else:
+            scale = min(cfg.max_upscale, max(1.0, cfg.min_long_side / long_side))
+            found = self._faces.detect(image, scale)
+        return _regions(boxes.pad(found.xyxy, cfg.pad, min_px=2.0), found.confidence, FACE)
+
+    def find_regions(self, image: np.ndarray, objects: Detections | None = None) -> Detections:
+        """All regions to obscure, in image pixels, with ``data["kind"]``.
+
+        Parameters
+        ----------
+        image : np.ndarray
+            HxWx3 BGR frame.
+        objects : Detections, optional
+            Object detections already made for this frame (e.g. by the incident
+            pipeline) with ``data["label"]``; the engine runs its own detector when omitted.
+        """
+        cfg = self.config
+        parts = [self.find_faces(image)]
+        if objects is None and self._objects is not None:
+            objects = self._objects.detect(image)
+        if objects is not None and len(objects):
+            labels = objects.data.get("label", np.full(len(objects), "", dtype=object))
+            if cfg.heads.enabled:
+                people = objects[
+                    np.isin(labels, list(PERSON_CLASSES)) & (objects.confidence >= cfg.heads.person_threshold)
+                ]
+                parts.append(_regions(head_boxes(people.xyxy, cfg.heads.pad), people.confidence, HEAD))
+            vehicles = objects[
+                np.isin(labels, list(VEHICLE_CLASSES)) & (objects.confidence >= cfg.plates.vehicle_threshold)
+            ]
+        else:
+            vehicles = Detections.empty()
+        if cfg.plates.enabled and self._plates is not None:
+            plates = self._plates.locate(image, vehicles.xyxy)
+            parts.append(_regions(plates, np.ones(len(plates), np.float32), PLATE))
+        merged = Detections.merge(parts)
+        h, w = image.shape[:2]
+        return merged.with_xyxy(boxes.clip(merged.xyxy, w, h)) if len(merged) else merged
+
+    # -- fail-closed wrappers ------------------------------------------------------
+    def detect_checked(self, image: np.ndarray, objects: Detections | None = None) -> Detections:
+        """:meth:`find_regions` under the configured deadline.
+
+        Raises
+        ------
+        RedactionError
+            When detection raised, exceeded ``timeout_s``, or an earlier call is
+            still running late (the engine has fallen behind).
+        """
+        timeout = self.config.timeout_s
+        try:
+            if timeout is None:
+                return self.find_regions(image, objects)
+            if self._late is not None and not self._late.done():
+                raise RedactionError("redaction is behind: the previous frame is still being analysed")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-redact")
+            future = self._executor.submit(self.find_regions, image, objects)
+            try:
+                return future.result(timeout=timeout)
+            except FutureTimeout:
+                self._late = future
+                raise RedactionError(f"detection took longer than {timeout:.1f}s") from None
+        except RedactionError:
+            raise
+        except Exception as exc:  # any detector failure must fail closed
+            raise RedactionError(f"detection failed: {type(exc).__name__}: {exc}") from exc
+
+    def apply(self, image: np.ndarray, regions: Detections) -> np.ndarray:
+        """Obscure ``regions`` in a copy of ``image``."""
+        return obscure_boxes(image, regions.xyxy, self.config.method, self.config.strength)
+
+    def redact(self, frame: Frame, objects: Detections | None = None) -> RedactedFrame:
+        """Redact one frame; on any failure the whole frame is obscured."""
+        try:
+            regions = self.detect_checked(frame.image, objects)
+        except RedactionError as exc:
+            log.warning("fail-closed redaction of %s frame %d: %s", frame.source_id, frame.index, exc)
+            return self.fail_closed(frame)
+        return self.seal(frame, regions)
+
+    def seal(self, frame: Frame, regions: Detections) -> RedactedFrame:
+        """Obscure the given regions and wrap the result as a :class:`RedactedFrame`."""
+        try:
+            image = self.apply(frame.image, regions)
+        except Exception:
+            log.exception("obscuring regions failed for %s frame %d", frame.source_id, frame.index)
+            return self.fail_closed(frame)
+        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, regions)
+
+    @staticmethod
+    def fail_closed(frame: Frame) -> RedactedFrame:
+        """The whole frame obscured: what is sent when redaction cannot be trusted."""
+        return RedactedFrame(obscure_frame(frame.image), frame.source_id, frame.index, frame.pts, fail_closed=True)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
