@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--report", help="write JSON counts to this file")
     red.add_argument("--method", choices=["blur", "pixelate", "fill"], help="how regions are obscured (default blur)")
     red.add_argument("--strength", type=int, help="cells across a region's short side; lower is stronger")
-    red.add_argument("--face-threshold", type=float, help="face detector score threshold (default 0.2)")
+    red.add_argument("--face-threshold", type=float, help="face detector score threshold (default 0.1)")
     red.add_argument("--detect-every", type=int, help="video: run detection on every Nth frame (default 3)")
     red.add_argument("--no-heads", action="store_true", help="do not obscure head regions of detected people")
     red.add_argument("--no-plates", action="store_true", help="do not obscure licence plates")

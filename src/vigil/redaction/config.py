@@ -18,10 +18,10 @@ class FaceConfig(_Strict):
 
     enabled: bool = Field(True, title="Detect faces", description="Run the face detector.")
     threshold: float = Field(
-        0.2, gt=0, le=1, title="Face threshold", description="Minimum detector score; lower finds more small faces."
+        0.1, gt=0, le=1, title="Face threshold", description="Minimum detector score; lower finds more small faces."
     )
     min_long_side: int = Field(
-        1024,
+        800,
         ge=64,
         title="Upscale small images to",
         description="Images whose long side is shorter are enlarged to this size before the face search, so "

@@ -94,8 +94,13 @@ class Redactor:
         if long_side > cfg.tile_above:
             found = tiled_detect(self._faces.detect, image, cfg.tile_size, cfg.tile_size // 8)
         else:
+            # Small images are searched twice: enlarged for small faces, and as they
+            # are for large ones (which outgrow the network's receptive field when enlarged).
             scale = min(cfg.max_upscale, max(1.0, cfg.min_long_side / long_side))
             found = self._faces.detect(image, scale)
+            if scale > 1.25:
+                found = Detections.merge([found, self._faces.detect(image, 1.0)])
+                found = found[boxes.nms(found.xyxy, found.confidence, 0.3)]
         return _regions(boxes.pad(found.xyxy, cfg.pad, min_px=2.0), found.confidence, FACE)
 
     def find_regions(self, image: np.ndarray, objects: Detections | None = None) -> Detections:

@@ -19,6 +19,7 @@ from vigil.core import Detections, Frame, RedactedFrame, boxes
 from vigil.redaction.engine import RedactionError, Redactor
 
 MOTION_PAD = 0.25  # extra margin for a region seen in only one of two keys
+MATCH_BUFFER = 1.0  # boxes are grown by this share of their size before matching keys
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ def _match(a: np.ndarray, b: np.ndarray, min_iou: float = 0.05) -> list[tuple[in
 
 def bridge(a: Detections, b: Detections) -> Detections:
     """Regions that cover every frame between two keys with regions ``a`` and ``b``."""
-    pairs = _match(a.xyxy, b.xyxy)
+    # Matching on buffered boxes pairs a face with itself even when it moved
+    # more than its own width between the two keys.
+    pairs = _match(boxes.pad(a.xyxy, MATCH_BUFFER), boxes.pad(b.xyxy, MATCH_BUFFER))
     ia = [i for i, _ in pairs]
     ib = [j for _, j in pairs]
     joined = a[ia].with_xyxy(boxes.hull(a.xyxy[ia], b.xyxy[ib])) if pairs else Detections.empty()

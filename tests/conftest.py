@@ -1,0 +1,53 @@
+"""Shared fixtures: the real third-party data beside the repo, and loaded models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests that need it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def redactor():
+    from vigil.redaction import Redactor
+
+    r = Redactor()
+    yield r
+    r.close()
+
+
+def checkerboard(h: int = 120, w: int = 160, cell: int = 4) -> np.ndarray:
+    """A high-contrast test image: every pixel of it visibly changes when obscured."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = (((yy // cell) + (xx // cell)) % 2 * 255).astype(np.uint8)
+    return np.dstack([board, board, 255 - board])
+
+
+def changed_fraction(original: np.ndarray, redacted: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Share of a box's pixels visibly changed (|luma diff| > 3 after a light blur).
+
+    The same idea as ../shared/tools/redaction_score.py, reduced to what tests need;
+    an output equal to its input gives 0.
+    """
+    import cv2
+
+    x1, y1, x2, y2 = box
+    a = cv2.cvtColor(original, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    b = cv2.cvtColor(redacted, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    d = cv2.GaussianBlur(a - b, (0, 0), 0.8)
+    d = np.abs(d)[y1:y2, x1:x2]
+    if d.size == 0:
+        return 0.0
+    return float((d > 3.0).mean())
