@@ -107,7 +107,8 @@ class TemporalRedactor:
         found = found.with_data(age=np.zeros(len(found), np.int32))
         old = self._remembered
         if len(old):
-            matched = {i for i, _ in _match(old.xyxy, found.xyxy, min_iou=0.01)}
+            buffered = _match(boxes.pad(old.xyxy, MATCH_BUFFER), boxes.pad(found.xyxy, MATCH_BUFFER))
+            matched = {i for i, _ in buffered}
             keep = np.array([i not in matched for i in range(len(old))]) & (old.data["age"] < self.memory)
             carried = old[keep]
             carried = carried.with_data(age=carried.data["age"] + 1)
