@@ -100,4 +100,4 @@ def test_objects_from_upstream_give_head_regions_without_running_a_detector():
     regions = r.find_regions(frame().image, objects)
     assert regions.data["kind"].tolist() == ["head"]
     x1, y1, x2, y2 = regions.xyxy[0]
-    assert 60 <= x1 and x2 <= 100 and y1 <= 10 and y2 < 60
+    assert x1 >= 60 and x2 <= 100 and y1 <= 10 and y2 < 60

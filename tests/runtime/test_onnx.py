@@ -26,7 +26,7 @@ def test_auto_never_picks_azure_and_unknown_device_is_rejected():
 
 
 def test_missing_model_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"nope.onnx"):
         create_session(tmp_path / "nope.onnx")
 
 

@@ -6,18 +6,18 @@ from vigil.sources import SourceError, iter_video, probe_video, read_image
 def test_unreadable_image_names_the_file(tmp_path):
     bad = tmp_path / "notes.jpg"
     bad.write_text("not an image")
-    with pytest.raises(SourceError, match="notes.jpg"):
+    with pytest.raises(SourceError, match=r"notes.jpg"):
         read_image(bad)
-    with pytest.raises(SourceError, match="no-such.png"):
+    with pytest.raises(SourceError, match=r"no-such.png"):
         read_image(tmp_path / "no-such.png")
 
 
 def test_video_errors_name_the_file(tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    with pytest.raises(SourceError, match="broken.mp4"):
+    with pytest.raises(SourceError, match=r"broken.mp4"):
         probe_video(bad)
-    with pytest.raises(SourceError, match="broken.mp4"):
+    with pytest.raises(SourceError, match=r"broken.mp4"):
         list(iter_video(bad))
 
 

@@ -35,9 +35,9 @@ def _redaction_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from vigil.redaction.config import RedactionConfig
 
     overrides: dict = {}
-    if args.method:
+    if args.method is not None:
         overrides["method"] = args.method
-    if args.strength:
+    if args.strength is not None:
         overrides["strength"] = args.strength
     faces: dict = {}
     if args.face_threshold is not None:
@@ -48,9 +48,9 @@ def _redaction_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["heads"] = {"enabled": False}
     if args.no_plates:
         overrides["plates"] = {"enabled": False}
-    if args.detect_every:
+    if args.detect_every is not None:
         overrides["video"] = {"detect_every": args.detect_every}
-    if args.device:
+    if args.device is not None:
         overrides["detector"] = {"device": args.device}
     return RedactionConfig.model_validate(overrides)
 
@@ -71,6 +71,9 @@ def cmd_redact(args: argparse.Namespace) -> int:
         inputs = collect_inputs(Path(args.input))
     except SourceError as exc:
         print(f"vigil redact: {exc}", file=sys.stderr)
+        return 2
+    if not inputs:
+        print(f"vigil redact: {args.input}: no files to redact", file=sys.stderr)
         return 2
     redactor = Redactor(config)
     try:

@@ -142,14 +142,6 @@ def _groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         lab = new
 
 
-def _line_dev(xc: np.ndarray, v: np.ndarray) -> float:
-    """Mean absolute residual of ``v`` from its least-squares line over ``xc``."""
-    xm = xc - xc.mean()
-    den = float((xm * xm).sum())
-    slope = float((xm * (v - v.mean())).sum()) / den if den > 0 else 0.0
-    return float(np.abs(v - v.mean() - slope * xm).mean())
-
-
 class PlateLocator:
     """Find likely licence-plate regions in a BGR frame.
 
@@ -269,74 +261,126 @@ class PlateLocator:
         ink = cv2.subtract(ink, cv2.morphologyEx(ink, cv2.MORPH_OPEN, self._line_kernel))
         _, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=4)
         st = st[1:].astype(np.float32)
-        x, y, w, h, a = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
+        x, y, w, h, a = st.T
         is_char = (
-            (h >= c.char_h_min) & (h <= c.char_h_max) & (w <= 1.2 * h) & (8 * w >= h)
-            & (a >= 0.18 * w * h) & (a <= 0.9 * w * h)
+            (h >= c.char_h_min)
+            & (h <= c.char_h_max)
+            & (w <= 1.2 * h)
+            & (8 * w >= h)
+            & (a >= 0.18 * w * h)
+            & (a <= 0.9 * w * h)
         )
         idx = np.flatnonzero(is_char)
         if len(idx) < c.min_chars:
             return []
         idx = idx[np.argsort(x[idx], kind="stable")]
-        cx, cy, cw, ch = x[idx], y[idx] + h[idx] / 2, w[idx], h[idx]
-        n = len(idx)
-        ii, jj = [], []
-        for k in range(1, min(_LINK_NEIGHBOURS, n - 1) + 1):
-            a_, b_ = np.arange(n - k), np.arange(k, n)
-            hm = np.maximum(ch[a_], ch[b_])
-            gap = cx[b_] - (cx[a_] + cw[a_])
-            link = (
-                (hm < 1.5 * np.minimum(ch[a_], ch[b_])) & (np.abs(cy[a_] - cy[b_]) < 0.35 * hm)
-                & (gap > -0.3 * hm) & (gap < c.max_gap * hm)
-            )
-            ii.append(a_[link])
-            jj.append(b_[link])
-        lab = _groups(n, np.concatenate(ii), np.concatenate(jj))
+        lab = _link(x[idx], y[idx], w[idx], h[idx], c.max_gap)
+        # characters of rows long enough, sorted by row then x
         labels, counts = np.unique(lab, return_counts=True)
+        long_rows = labels[counts >= c.min_chars]
+        if len(long_rows) == 0:
+            return []
+        sel = np.flatnonzero(np.isin(lab, long_rows))
+        sel = sel[np.argsort(lab[sel], kind="stable")]
+        _, starts, n = np.unique(lab[sel], return_index=True, return_counts=True)
+        m = idx[sel]
+        rx, ry, rw, rh = x[m], y[m], w[m], h[m]
+        grp = np.repeat(np.arange(len(n)), n)
+        hc = np.add.reduceat(rh, starts) / n
+        x1 = np.minimum.reduceat(rx, starts)
+        x2 = np.maximum.reduceat(rx + rw, starts)
+        y1 = np.minimum.reduceat(ry, starts)
+        y2 = np.maximum.reduceat(ry + rh, starts)
+        aspect = np.add.reduceat(rw / rh, starts) / n
+        h_dev = np.sqrt(np.maximum(np.add.reduceat(rh * rh, starts) / n - hc * hc, 0)) / hc
+        xc = rx + rw / 2
+        line_dev = (_group_line_dev(xc, ry, grp, starts, n) + _group_line_dev(xc, ry + rh, grp, starts, n)) / (2 * hc)
+        ok = (
+            (x2 - x1 >= 1.3 * hc)
+            & (x2 - x1 <= 8 * hc)
+            & (aspect <= c.max_char_aspect)
+            & (h_dev <= c.max_height_dev)
+            & (line_dev <= c.max_line_dev)
+        )
+        if not ok.any():
+            return []
+        # clutter: other blobs (>= 2 px) whose centre lies within 0.6 hc of the row's box
+        blobs = a >= 2
+        counts_map = _count_grid(x[blobs] + w[blobs] / 2, y[blobs] + h[blobs] / 2, g.shape)
         out = []
-        for grp_label in labels[counts >= c.min_chars]:
-            m = lab == grp_label
-            row = self._accept(g, ink, st, idx[m], (x, y, w, h, a))
-            if row is not None:
-                out.append(row)
+        for i in np.flatnonzero(ok):
+            mgn = 0.6 * hc[i]
+            near = _box_count(counts_map, x1[i] - mgn, y1[i] - mgn, x2[i] + mgn, y2[i] + mgn)
+            clutter = (near - n[i]) / n[i]
+            if clutter > c.max_clutter:
+                continue
+            ix1, iy1, ix2, iy2 = int(x1[i]), int(y1[i]), int(x2[i]), int(y2[i])
+            crop = g[iy1:iy2, ix1:ix2]
+            fg = ink[iy1:iy2, ix1:ix2] > 0
+            n_fg = int(np.count_nonzero(fg))
+            if n_fg == 0 or n_fg == fg.size:
+                continue
+            sum_fg = float(crop[fg].sum())
+            mean_fg = sum_fg / n_fg
+            mean_bg = (float(crop.sum()) - sum_fg) / (fg.size - n_fg)
+            contrast = abs(mean_fg - mean_bg)
+            if contrast < c.min_contrast:
+                continue
+            score = n[i] + contrast / 20.0 - clutter / 2.0 - 10.0 * line_dev[i]
+            out.append((float(x1[i]), float(y1[i]), float(x2[i]), float(y2[i]), float(hc[i]), float(score)))
         return out
 
-    def _accept(
-        self, g: np.ndarray, ink: np.ndarray, st: np.ndarray, members: np.ndarray, cols: tuple[np.ndarray, ...]
-    ) -> tuple[float, float, float, float, float, float] | None:
-        """Check one row of linked blobs; return its box, character height and score, or None."""
-        c = self.config
-        x, y, w, h, a = cols
-        mx, my, mw, mh = x[members], y[members], w[members], h[members]
-        hc = float(np.median(mh))
-        x1, y1 = float(mx.min()), float(my.min())
-        x2, y2 = float((mx + mw).max()), float((my + mh).max())
-        if not (1.3 * hc <= x2 - x1 <= 8 * hc):
-            return None
-        if float(np.median(mw / mh)) > c.max_char_aspect or float(mh.std()) > c.max_height_dev * hc:
-            return None
-        xc = mx + mw / 2
-        line_dev = (_line_dev(xc, my) + _line_dev(xc, my + mh)) / (2 * hc)
-        if line_dev > c.max_line_dev:
-            return None
-        ix1, iy1, ix2, iy2 = int(x1), int(y1), int(x2), int(y2)
-        crop = g[iy1:iy2, ix1:ix2]
-        fg = ink[iy1:iy2, ix1:ix2] > 0
-        n_fg = int(fg.sum())
-        if n_fg == 0 or n_fg == fg.size:
-            return None
-        mean_fg = float(crop[fg].mean())
-        mean_bg = float(crop[~fg].mean())
-        contrast = abs(mean_fg - mean_bg)
-        if contrast < c.min_contrast:
-            return None
-        m = 0.6 * hc
-        near = (x < x2 + m) & (x + w > x1 - m) & (y < y2 + m) & (y + h > y1 - m) & (a >= 2)
-        clutter = (int(near.sum()) - len(members)) / len(members)
-        if clutter > c.max_clutter:
-            return None
-        score = len(members) + contrast / 20.0 - clutter / 2.0 - 10.0 * line_dev
-        return x1, y1, x2, y2, hc, score
+
+def _link(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, max_gap: float) -> np.ndarray:
+    """Row label of each blob (blobs sorted by x): neighbours of similar height on one line are linked."""
+    n = len(x)
+    cy = y + h / 2
+    ii, jj = [], []
+    for k in range(1, min(_LINK_NEIGHBOURS, n - 1) + 1):
+        a_, b_ = np.arange(n - k), np.arange(k, n)
+        hm = np.maximum(h[a_], h[b_])
+        gap = x[b_] - (x[a_] + w[a_])
+        link = (
+            (hm < 1.5 * np.minimum(h[a_], h[b_]))
+            & (np.abs(cy[a_] - cy[b_]) < 0.35 * hm)
+            & (gap > -0.3 * hm)
+            & (gap < max_gap * hm)
+        )
+        ii.append(a_[link])
+        jj.append(b_[link])
+    return _groups(n, np.concatenate(ii), np.concatenate(jj))
+
+
+def _group_line_dev(xc: np.ndarray, v: np.ndarray, grp: np.ndarray, starts: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per group: mean absolute residual of ``v`` from its least-squares line over ``xc``."""
+    xm = xc - (np.add.reduceat(xc, starts) / n)[grp]
+    vm = v - (np.add.reduceat(v, starts) / n)[grp]
+    den = np.add.reduceat(xm * xm, starts)
+    slope = np.divide(np.add.reduceat(xm * vm, starts), den, out=np.zeros_like(den), where=den > 0)
+    return np.add.reduceat(np.abs(vm - slope[grp] * xm), starts) / n
+
+
+_GRID = 4  # cell size (px) of the blob-count grid
+
+
+def _count_grid(cx: np.ndarray, cy: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Integral image (cells of _GRID px) of the number of blob centres."""
+    gh, gw = shape[0] // _GRID + 1, shape[1] // _GRID + 1
+    cell = (cy // _GRID).astype(np.int64) * gw + (cx // _GRID).astype(np.int64)
+    grid = np.bincount(cell, minlength=gh * gw).reshape(gh, gw)
+    integral = np.zeros((gh + 1, gw + 1), np.int64)
+    integral[1:, 1:] = grid.cumsum(0).cumsum(1)
+    return integral
+
+
+def _box_count(integral: np.ndarray, x1: float, y1: float, x2: float, y2: float) -> int:
+    """Blob centres counted in the cells overlapping the box."""
+    gh, gw = integral.shape[0] - 1, integral.shape[1] - 1
+    c1 = int(np.clip(x1 // _GRID, 0, gw))
+    r1 = int(np.clip(y1 // _GRID, 0, gh))
+    c2 = int(np.clip(x2 // _GRID + 1, 0, gw))
+    r2 = int(np.clip(y2 // _GRID + 1, 0, gh))
+    return int(integral[r2, c2] - integral[r1, c2] - integral[r2, c1] + integral[r1, c1])
 
 
 def _dedupe(found: np.ndarray) -> np.ndarray:
