@@ -45,6 +45,10 @@ class PlateLocatorConfig:
         Frames with a longer side are downscaled to it before the whole-image search.
     levels : int
         Pyramid levels (each half the size of the previous one).
+    light_ink_levels : int
+        Levels (from the finest) also searched for light characters on a dark plate.
+    connectivity : int
+        Pixel connectivity (4 or 8) of character blobs.
     block : int
         Window (odd, px) of the adaptive threshold.
     offset : float
@@ -97,7 +101,9 @@ class PlateLocatorConfig:
     """
 
     work_long_side: int = 960
-    levels: int = 3
+    levels: int = 2
+    light_ink_levels: int = 1
+    connectivity: int = 4
     block: int = 15
     offset: float = 5.0
     line_len: int = 20
@@ -233,8 +239,8 @@ class PlateLocator:
                     break
                 level = cv2.pyrDown(level)
             f = 2.0**k / scale
-            for pol in (True, False):
-                for x1, y1, x2, y2, hc, score in self._rows(level, pol):
+            for ink in self._inks(level, k):
+                for x1, y1, x2, y2, hc, score in self._rows(level, ink):
                     rows.append(self._plate_box(x1 * f, y1 * f, x2 * f, y2 * f, hc * f, score))
         if not rows:
             return np.zeros((0, 5), np.float32)
@@ -251,16 +257,19 @@ class PlateLocator:
         bh = c.plate_h * hc
         return [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score]
 
-    def _rows(self, g: np.ndarray, dark_ink: bool) -> list[tuple[float, float, float, float, float, float]]:
-        """Accepted character rows in one pyramid level: (x1, y1, x2, y2, char height, score)."""
+    def _inks(self, g: np.ndarray, level: int) -> list[np.ndarray]:
+        """Binary ink images of one level, horizontal runs removed: dark ink, then its complement."""
         c = self.config
         if min(g.shape) < c.block:
             return []
-        mode = cv2.THRESH_BINARY_INV if dark_ink else cv2.THRESH_BINARY
-        ink = cv2.adaptiveThreshold(g, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, c.block, c.offset)
-        ink = cv2.subtract(ink, cv2.morphologyEx(ink, cv2.MORPH_OPEN, self._line_kernel))
-        _, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=4)
-        st = st[1:].astype(np.float32)
+        dark = cv2.adaptiveThreshold(g, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, c.block, c.offset)
+        inks = [dark] if level >= c.light_ink_levels else [dark, cv2.bitwise_not(dark)]
+        return [cv2.subtract(i, cv2.morphologyEx(i, cv2.MORPH_OPEN, self._line_kernel)) for i in inks]
+
+    def _rows(self, g: np.ndarray, ink: np.ndarray) -> list[tuple[float, float, float, float, float, float]]:
+        """Accepted character rows of one ink image: (x1, y1, x2, y2, char height, score)."""
+        c = self.config
+        st = _blob_stats(ink, c.connectivity)
         x, y, w, h, a = st.T
         is_char = (
             (h >= c.char_h_min)
@@ -329,6 +338,15 @@ class PlateLocator:
             score = n[i] + contrast / 20.0 - clutter / 2.0 - 10.0 * line_dev[i]
             out.append((float(x1[i]), float(y1[i]), float(x2[i]), float(y2[i]), float(hc[i]), float(score)))
         return out
+
+
+def _blob_stats(ink: np.ndarray, connectivity: int) -> np.ndarray:
+    """(K, 5) float32 x, y, w, h, area of the ink blobs (16-bit labels when they fit: faster)."""
+    try:
+        _, _, st, _ = cv2.connectedComponentsWithStatsWithAlgorithm(ink, connectivity, cv2.CV_16U, cv2.CCL_DEFAULT)
+    except cv2.error:  # more than 65535 blobs
+        _, _, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=connectivity)
+    return st[1:].astype(np.float32)
 
 
 def _link(x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, max_gap: float) -> np.ndarray:
