@@ -97,7 +97,9 @@ class PlateLocatorConfig:
     prior_min_w : float
         Vehicles narrower than this (px) get no prior (too small to carry a legible plate).
     max_boxes : int
-        At most this many boxes (the most plate-like rows) per frame or vehicle.
+        At most this many boxes (the most plate-like rows) per frame searched whole.
+    max_boxes_per_vehicle : int
+        At most this many boxes per vehicle.
     """
 
     work_long_side: int = 960
@@ -130,6 +132,7 @@ class PlateLocatorConfig:
     prior_cy: float = 0.78
     prior_min_w: float = 24.0
     max_boxes: int = 16
+    max_boxes_per_vehicle: int = 3
 
 
 def _groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -184,12 +187,12 @@ class PlateLocator:
         vehicles = None if vehicle_xyxy is None else np.asarray(vehicle_xyxy, np.float32).reshape(-1, 4)
         if vehicles is None or len(vehicles) == 0:
             s = min(1.0, self.config.work_long_side / max(h, w))
-            found = self._search(grey, s, 0.0, 0.0)
+            found = self._search(grey, s, 0.0, 0.0, self.config.max_boxes)
         else:
             found = np.concatenate([self._search_vehicle(grey, v) for v in vehicles])
         if len(found) == 0:
             return np.zeros((0, 4), np.float32)
-        out = _dedupe(found)
+        out = _merge(found)[:, :4]
         out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
         out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
         keep = (out[:, 2] - out[:, 0] >= 1) & (out[:, 3] - out[:, 1] >= 1)
@@ -220,12 +223,12 @@ class PlateLocator:
         found = np.zeros((0, 5), np.float32)
         if cx2 - cx1 >= c.char_h_min * 3 and cy2 - cy1 >= c.char_h_min:
             s = min(1.0, c.vehicle_width / max(vw, 1.0))
-            found = self._search(grey[cy1:cy2, cx1:cx2], s, cx1, cy1)
+            found = self._search(grey[cy1:cy2, cx1:cx2], s, cx1, cy1, c.max_boxes_per_vehicle)
         if len(found) == 0 and c.vehicle_prior and vw >= c.prior_min_w:
             found = np.append(self.prior_box(vehicle), np.float32(0))[None]
         return found
 
-    def _search(self, grey: np.ndarray, scale: float, ox: float, oy: float) -> np.ndarray:
+    def _search(self, grey: np.ndarray, scale: float, ox: float, oy: float, max_boxes: int) -> np.ndarray:
         """Rows in ``grey`` (searched at ``scale``) as (K, 5) boxes + score, offset by (ox, oy)."""
         c = self.config
         level = grey
@@ -247,7 +250,8 @@ class PlateLocator:
         out = np.array(rows, np.float32)
         out[:, [0, 2]] += ox
         out[:, [1, 3]] += oy
-        return out[np.argsort(-out[:, 4])[: c.max_boxes]]
+        out = _merge(out)
+        return out[np.argsort(-out[:, 4])[:max_boxes]]
 
     def _plate_box(self, x1: float, y1: float, x2: float, y2: float, hc: float, score: float) -> list[float]:
         c = self.config
@@ -401,19 +405,20 @@ def _box_count(integral: np.ndarray, x1: float, y1: float, x2: float, y2: float)
     return int(integral[r2, c2] - integral[r1, c2] - integral[r2, c1] + integral[r1, c1])
 
 
-def _dedupe(found: np.ndarray) -> np.ndarray:
-    """Merge boxes that lie mostly (> 60 %) inside a larger one into it; (K, 5) -> (M, 4)."""
-    b = found[:, :4].astype(np.float32)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+def _merge(found: np.ndarray) -> np.ndarray:
+    """Merge (K, 5) boxes + scores lying mostly (> 60 %) inside a larger one into it (keeping the best score)."""
+    area = (found[:, 2] - found[:, 0]) * (found[:, 3] - found[:, 1])
     kept: list[np.ndarray] = []
     for i in np.argsort(-area):
+        b = found[i]
         for k in kept:
-            iw = min(k[2], b[i, 2]) - max(k[0], b[i, 0])
-            ih = min(k[3], b[i, 3]) - max(k[1], b[i, 1])
+            iw = min(k[2], b[2]) - max(k[0], b[0])
+            ih = min(k[3], b[3]) - max(k[1], b[1])
             if iw > 0 and ih > 0 and iw * ih > 0.6 * area[i]:
-                k[:2] = np.minimum(k[:2], b[i, :2])
-                k[2:] = np.maximum(k[2:], b[i, 2:])
+                k[:2] = np.minimum(k[:2], b[:2])
+                k[2:4] = np.maximum(k[2:4], b[2:4])
+                k[4] = max(k[4], b[4])
                 break
         else:
-            kept.append(b[i].copy())
-    return np.array(kept, np.float32).reshape(-1, 4)
+            kept.append(b.copy())
+    return np.array(kept, np.float32).reshape(-1, 5)

@@ -1,0 +1,280 @@
+"""The configuration schema. Unknown keys are errors; every field is documented.
+
+Coordinates of zones and lines are normalised to the frame (0..1 from the
+top-left corner), so a camera can change resolution without redrawing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vigil.config.rules import RulesConfig
+from vigil.detection.config import ObjectDetectorConfig
+from vigil.redaction.config import RedactionConfig
+
+ZoneKind = Literal["roadway", "sidewalk", "tracks", "restricted", "crowd-area"]
+IncidentType = Literal[
+    "stopped_vehicle", "wrong_way", "pedestrian", "collision", "fire", "smoke", "crowd", "congestion"
+]
+INCIDENT_TYPES: tuple[str, ...] = IncidentType.__args__  # type: ignore[attr-defined]
+Point = tuple[float, float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_unit(points: list[Point], what: str) -> list[Point]:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"{what} point ({x}, {y}) is outside the frame; use 0..1 coordinates")
+    return points
+
+
+class ZoneConfig(_Strict):
+    """A polygon on a camera's image with a meaning."""
+
+    id: str = Field(min_length=1, title="Zone id", description="Unique within the camera.")
+    kind: ZoneKind = Field(
+        title="Kind", description="What the area is: roadway, sidewalk, tracks, restricted, crowd-area."
+    )
+    polygon: list[Point] = Field(
+        min_length=3, title="Polygon", description="Corners as [x, y] in 0..1 of the frame width/height."
+    )
+    direction: Point | None = Field(
+        None,
+        title="Lane direction",
+        description="Roadway only: the direction traffic must move, as a vector [dx, dy] in image coordinates.",
+    )
+    area_m2: float | None = Field(
+        None, gt=0, title="Area (m²)", description="Real ground area, for crowd density in people per m²."
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _unit(cls, v: list[Point]) -> list[Point]:
+        return _check_unit(v, "polygon")
+
+    @model_validator(mode="after")
+    def _direction(self) -> ZoneConfig:
+        if self.direction is not None:
+            if self.kind != "roadway":
+                raise ValueError("direction is only meaningful for roadway zones")
+            if self.direction[0] == 0 and self.direction[1] == 0:
+                raise ValueError("direction must not be the zero vector")
+        return self
+
+
+class LineConfig(_Strict):
+    """A counting line; crossings are counted per direction."""
+
+    id: str = Field(min_length=1, title="Line id", description="Unique within the camera.")
+    points: tuple[Point, Point] = Field(title="End points", description="Two [x, y] points in 0..1 of the frame.")
+
+    @field_validator("points")
+    @classmethod
+    def _unit(cls, v: tuple[Point, Point]) -> tuple[Point, Point]:
+        _check_unit(list(v), "line")
+        return v
+
+
+class SourceConfig(_Strict):
+    """Where a camera's frames come from."""
+
+    url: str = Field(
+        min_length=1,
+        title="URL",
+        description="rtsp://, rtsps://, http(s):// (MJPEG), file:// or a path to a video file or image directory.",
+    )
+    transport: Literal["tcp", "udp"] = Field("tcp", title="RTSP transport", description="RTSP over TCP or UDP.")
+    loop: bool = Field(
+        False, title="Loop", description="Files only: start again at the end (for demos and soak tests)."
+    )
+    realtime: bool = Field(
+        False,
+        title="Real time",
+        description="Files only: pace frames at their timestamps instead of as fast as possible.",
+    )
+    stall_timeout_s: float = Field(
+        10.0, gt=0, title="Stall timeout (s)", description="No frame for this long counts as a dead stream."
+    )
+    max_backoff_s: float = Field(
+        30.0, gt=0, title="Max reconnect delay (s)", description="Upper bound of the exponential reconnect backoff."
+    )
+
+
+class Location(_Strict):
+    """Where the camera is."""
+
+    lat: float = Field(ge=-90, le=90, title="Latitude", description="WGS84 degrees.")
+    lon: float = Field(ge=-180, le=180, title="Longitude", description="WGS84 degrees.")
+
+
+class CameraConfig(_Strict):
+    """One camera."""
+
+    id: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", title="Camera id", description="Unique, used in topics and URLs."
+    )
+    name: str = Field("", title="Name", description="Human-readable name shown to operators.")
+    enabled: bool = Field(True, title="Enabled", description="Disabled cameras are not opened.")
+    source: SourceConfig = Field(title="Source", description="Stream or file to read.")
+    location: Location | None = Field(None, title="Location", description="Latitude/longitude for the map.")
+    analytic_fps: float = Field(
+        5.0, gt=0, le=60, title="Analytic fps", description="Frames per second analysed (others are only buffered)."
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Areas the rules look at.")
+    lines: list[LineConfig] = Field(
+        default_factory=list, title="Counting lines", description="Lines to count crossings."
+    )
+    rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, title="Rule overrides", description="Per-rule threshold overrides for this camera."
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CameraConfig:
+        for what, items in (("zone", self.zones), ("line", self.lines)):
+            ids = [i.id for i in items]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} id(s): {', '.join(dupes)}")
+        unknown = set(self.rules) - set(RulesConfig.model_fields)
+        if unknown:
+            raise ValueError(f"unknown rule(s) in overrides: {', '.join(sorted(unknown))}")
+        return self
+
+
+class WebhookTarget(_Strict):
+    """An HTTP endpoint that receives CloudEvents."""
+
+    url: str = Field(pattern=r"^https?://", title="URL", description="Receiver URL (http or https).")
+    secret: str | None = Field(
+        None,
+        title="HMAC secret",
+        description="Signs each body (HMAC-SHA256); use ${ENV_VAR} to keep it out of the file.",
+    )
+    timeout_s: float = Field(5.0, gt=0, title="Timeout (s)", description="Per-request timeout.")
+    max_attempts: int = Field(10, ge=1, title="Max attempts", description="Attempts before an event is dead-lettered.")
+    headers: dict[str, str] = Field(default_factory=dict, title="Headers", description="Extra HTTP headers.")
+
+
+class MqttTarget(_Strict):
+    """An MQTT broker that receives events (QoS 1)."""
+
+    host: str = Field(min_length=1, title="Host", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, title="Port", description="Broker port.")
+    username: str | None = Field(None, title="User", description="Broker user name.")
+    password: str | None = Field(None, title="Password", description="Broker password; use ${ENV_VAR}.")
+    topic_prefix: str = Field("vigil", min_length=1, title="Topic prefix", description="Topics start with this.")
+    client_id: str | None = Field(None, title="Client id", description="MQTT client id; empty derives one.")
+    tls: bool = Field(False, title="TLS", description="Connect with TLS.")
+    max_attempts: int = Field(10, ge=1, title="Max attempts", description="Attempts before an event is dead-lettered.")
+
+
+class ServiceConfig(_Strict):
+    """A service that must act on incidents (traffic control, fire, ambulance...)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", title="Service id", description="Unique id.")
+    name: str = Field("", title="Name", description="Human-readable name.")
+    webhook: WebhookTarget | None = Field(None, title="Webhook", description="Deliver over HTTP.")
+    mqtt: MqttTarget | None = Field(None, title="MQTT", description="Deliver over MQTT.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ServiceConfig:
+        if (self.webhook is None) == (self.mqtt is None):
+            raise ValueError("a service needs exactly one of webhook or mqtt")
+        return self
+
+
+class RoutingRule(_Strict):
+    """Which incident types go to which services."""
+
+    types: list[IncidentType | Literal["*"]] = Field(
+        min_length=1, title="Incident types", description="Types routed by this rule; '*' for all."
+    )
+    services: list[str] = Field(min_length=1, title="Services", description="Service ids that receive them.")
+    min_severity: int = Field(1, ge=1, le=5, title="Minimum severity", description="Lower severities are not sent.")
+    cameras: list[str] | None = Field(None, title="Cameras", description="Only these cameras; empty for all.")
+
+
+class RetentionConfig(_Strict):
+    """How long evidence and records are kept."""
+
+    clips_days: float = Field(
+        7, gt=0, title="Clips (days)", description="Redacted clips and snapshots are deleted after."
+    )
+    incidents_days: float = Field(90, gt=0, title="Incidents (days)", description="Incident rows are deleted after.")
+    interval_s: float = Field(3600, gt=0, title="Run every (s)", description="How often the retention job runs.")
+
+
+class StorageConfig(_Strict):
+    """Database and evidence files."""
+
+    database_url: str = Field(
+        "sqlite:///vigil-data/vigil.db",
+        title="Database URL",
+        description="SQLAlchemy URL: sqlite:///path (WAL mode) or postgresql+psycopg://user:pw@host/db.",
+    )
+    media_dir: Path = Field(
+        Path("vigil-data/media"), title="Media folder", description="Where redacted clips and snapshots are written."
+    )
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, title="Retention", description="Retention.")
+
+
+class EvidenceConfig(_Strict):
+    """Snapshot and clip recorded for each incident (redacted only)."""
+
+    pre_roll_s: float = Field(5.0, ge=0, le=60, title="Pre-roll (s)", description="Seconds before the incident.")
+    post_roll_s: float = Field(5.0, ge=0, le=60, title="Post-roll (s)", description="Seconds after it starts.")
+    clip_fps: float | None = Field(
+        None, gt=0, le=60, title="Clip fps", description="Frame rate of clips; empty keeps the camera's rate."
+    )
+
+
+class VigilConfig(_Strict):
+    """The whole configuration file."""
+
+    version: Literal[1] = Field(1, title="Schema version", description="Configuration format version.")
+    cameras: list[CameraConfig] = Field(min_length=1, title="Cameras", description="Cameras to watch.")
+    rules: RulesConfig = Field(default_factory=RulesConfig, title="Rules", description="Rule thresholds.")
+    services: list[ServiceConfig] = Field(default_factory=list, title="Services", description="Who receives incidents.")
+    routing: list[RoutingRule] = Field(default_factory=list, title="Routing", description="Incident type -> services.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, title="Storage", description="Database and media.")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, title="Evidence", description="Clips/snapshots.")
+    detector: ObjectDetectorConfig = Field(
+        default_factory=ObjectDetectorConfig, title="Object detector", description="Shared by all cameras."
+    )
+    redaction: RedactionConfig = Field(
+        default_factory=RedactionConfig, title="Redaction", description="Faces, heads and plates to obscure."
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> VigilConfig:
+        cams = [c.id for c in self.cameras]
+        dupes = sorted({c for c in cams if cams.count(c) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera id(s): {', '.join(dupes)}")
+        services = [s.id for s in self.services]
+        dupes = sorted({s for s in services if services.count(s) > 1})
+        if dupes:
+            raise ValueError(f"duplicate service id(s): {', '.join(dupes)}")
+        for i, route in enumerate(self.routing):
+            missing = [s for s in route.services if s not in services]
+            if missing:
+                raise ValueError(f"routing[{i}] names unknown service(s): {', '.join(missing)}")
+            bad_cams = [c for c in route.cameras or [] if c not in cams]
+            if bad_cams:
+                raise ValueError(f"routing[{i}] names unknown camera(s): {', '.join(bad_cams)}")
+        for cam in self.cameras:
+            try:
+                self.rules.merged(cam.rules)
+            except ValueError as exc:
+                raise ValueError(f"camera {cam.id!r} rule overrides are invalid: {exc}") from exc
+        return self
+
+    def camera_rules(self, camera_id: str) -> RulesConfig:
+        cam = next(c for c in self.cameras if c.id == camera_id)
+        return self.rules.merged(cam.rules)

@@ -1,0 +1,149 @@
+"""Rule thresholds (global defaults, overridable per camera)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, title="Enabled", description="Whether this rule runs.")
+    confirm_frames: int = Field(
+        3,
+        ge=1,
+        title="Confirmation frames",
+        description="Analysed frames in a row the condition must hold before firing.",
+    )
+    end_after_s: float = Field(
+        5.0, ge=0, title="End after (s)", description="The incident ends once the condition has been false this long."
+    )
+    severity: int = Field(3, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+
+
+class StoppedVehicleRule(_Rule):
+    """A vehicle that stays still inside a roadway zone."""
+
+    min_stopped_s: float = Field(
+        20.0, gt=0, title="Stopped for (s)", description="Seconds without moving before firing."
+    )
+    max_speed: float = Field(
+        0.05,
+        gt=0,
+        title="Still speed",
+        description="Speed below which a vehicle counts as still, in its own lengths/s.",
+    )
+
+
+class WrongWayRule(_Rule):
+    """A vehicle moving against the lane direction of its roadway zone."""
+
+    min_travel: float = Field(
+        1.5,
+        gt=0,
+        title="Travel",
+        description="Distance (in the vehicle's lengths) moved against the lane before firing.",
+    )
+    max_angle_deg: float = Field(
+        60.0, gt=0, le=90, title="Angle", description="Largest angle from the reverse lane direction still counted."
+    )
+
+
+class PedestrianRule(_Rule):
+    """A person inside a roadway or tracks zone."""
+
+    zone_kinds: tuple[str, ...] = Field(
+        ("roadway", "tracks", "restricted"), title="Zone kinds", description="Zone kinds a person must not be in."
+    )
+    min_dwell_s: float = Field(1.0, ge=0, title="Dwell (s)", description="Seconds inside the zone before firing.")
+    severity: int = Field(4, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+
+
+class CollisionRule(_Rule):
+    """Contact between a vehicle and another road user, then an abrupt stop or a fall."""
+
+    contact_iou: float = Field(
+        0.05, gt=0, le=1, title="Contact overlap", description="Box overlap (IoU) that counts as contact."
+    )
+    decel_ratio: float = Field(
+        0.3, gt=0, lt=1, title="Abrupt stop", description="Speed after contact below this share of the speed before."
+    )
+    window_s: float = Field(
+        2.0, gt=0, title="Window (s)", description="Time after contact in which the stop must happen."
+    )
+    severity: int = Field(5, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+    confirm_frames: int = Field(1, ge=1, title="Confirmation frames", description="Frames the condition must hold.")
+
+
+class FireRule(_Rule):
+    """Fire and smoke from the fire detector (classical baseline or an ONNX model)."""
+
+    min_score: float = Field(0.5, gt=0, le=1, title="Score", description="Detector score needed to count a frame.")
+    model_path: str | None = Field(
+        None, title="ONNX fire/smoke model", description="Optional ONNX model; empty uses the classical detector."
+    )
+    severity: int = Field(5, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+
+
+class CrowdRule(_Rule):
+    """Too many people per area in a crowd zone."""
+
+    max_density: float = Field(
+        2.0, gt=0, title="Density", description="People per square metre (needs zone area_m2) or per 1% of the frame."
+    )
+
+
+class CongestionRule(_Rule):
+    """Many slow vehicles in a roadway zone."""
+
+    min_vehicles: int = Field(8, ge=1, title="Vehicles", description="Vehicles in the zone at once.")
+    max_mean_speed: float = Field(
+        0.3, gt=0, title="Mean speed", description="Mean speed (vehicle lengths/s) at or below which traffic is jammed."
+    )
+    min_duration_s: float = Field(10.0, ge=0, title="Duration (s)", description="Seconds the jam must last.")
+    severity: int = Field(2, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+
+
+class RulesConfig(BaseModel):
+    """Thresholds of every rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stopped_vehicle: StoppedVehicleRule = Field(
+        default_factory=StoppedVehicleRule,
+        title="Stopped vehicle",
+        description="A vehicle that stays still inside a roadway zone.",
+    )
+    wrong_way: WrongWayRule = Field(
+        default_factory=WrongWayRule,
+        title="Wrong-way driving",
+        description="A vehicle moving against its roadway zone's lane direction.",
+    )
+    pedestrian: PedestrianRule = Field(
+        default_factory=PedestrianRule,
+        title="Pedestrian in zone",
+        description="A person inside a roadway, tracks or restricted zone.",
+    )
+    collision: CollisionRule = Field(
+        default_factory=CollisionRule,
+        title="Collision",
+        description="Contact between a vehicle and another road user followed by an abrupt stop or fall.",
+    )
+    fire: FireRule = Field(
+        default_factory=FireRule, title="Fire and smoke", description="Fire or smoke seen by the fire detector."
+    )
+    crowd: CrowdRule = Field(
+        default_factory=CrowdRule, title="Crowd density", description="Too many people per area in a crowd-area zone."
+    )
+    congestion: CongestionRule = Field(
+        default_factory=CongestionRule, title="Congestion", description="Many slow vehicles in a roadway zone."
+    )
+
+    def merged(self, overrides: dict | None) -> RulesConfig:
+        """These thresholds with a camera's overrides applied field by field."""
+        if not overrides:
+            return self
+        data = self.model_dump()
+        for rule, values in overrides.items():
+            data[rule] = {**data.get(rule, {}), **values}
+        return RulesConfig.model_validate(data)
