@@ -1,0 +1,1 @@
+"""Wiring of the stages: sources -> gating -> detection -> tracking -> rules -> incidents."""
