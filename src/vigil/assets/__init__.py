@@ -6,6 +6,6 @@ from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CENTERFACE_PATH = MODELS_DIR / "centerface" / "centerface.onnx"
-NANODET_PATH = MODELS_DIR / "nanodet" / "nanodet-m-416.onnx"
+NANODET_PATH = MODELS_DIR / "nanodet" / "nanodet-g-416.onnx"
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SAMPLE_CLIP = SAMPLES_DIR / "car-detection.mp4"

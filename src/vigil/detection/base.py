@@ -82,18 +82,19 @@ class Resize:
 
 
 def fit_image(
-    image: np.ndarray, width: int, height: int, letterbox: bool, pad_value: int = 114
+    image: np.ndarray, width: int, height: int, letterbox: bool, pad_value: int = 114, centred: bool = False
 ) -> tuple[np.ndarray, Resize]:
-    """Resize to the network size, either stretched or letterboxed (top-left aligned)."""
+    """Resize to the network size, either stretched or letterboxed (top-left or centred)."""
     h, w = image.shape[:2]
     if not letterbox:
         resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
         return resized, Resize(width / w, height / h)
     scale = min(width / w, height / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    px, py = ((width - nw) // 2, (height - nh) // 2) if centred else (0, 0)
     canvas = np.full((height, width, 3), pad_value, dtype=np.uint8)
-    canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    return canvas, Resize(scale, scale)
+    canvas[py : py + nh, px : px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas, Resize(scale, scale, px, py)
 
 
 def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, labels: Sequence[str]) -> Detections:

@@ -20,13 +20,13 @@ class ObjectDetectorConfig(BaseModel):
     type: DetectorType = Field(
         "nanodet",
         title="Detector type",
-        description="Plugin that decodes the model's outputs: the bundled NanoDet-m, or a user ONNX "
+        description="Plugin that decodes the model's outputs: the bundled NanoDet-g, or a user ONNX "
         "export in YOLOX, YOLOv8-style or RT-DETR/D-FINE layout.",
     )
     model_path: Path | None = Field(
         None,
         title="ONNX model file",
-        description="Path to the ONNX file. Empty for the bundled NanoDet-m; required for other types.",
+        description="Path to the ONNX file. Empty for the bundled NanoDet-g; required for other types.",
     )
     labels: tuple[str, ...] | None = Field(
         None,
@@ -36,7 +36,7 @@ class ObjectDetectorConfig(BaseModel):
     input_size: tuple[int, int] | None = Field(
         None,
         title="Input size (width, height)",
-        description="Network input size; empty reads it from the model (416x416 for NanoDet-m).",
+        description="Network input size; empty reads it from the model (416x416 for NanoDet-g).",
     )
     letterbox: bool | None = Field(
         None,

@@ -1,4 +1,4 @@
-"""NanoDet-m 416 (Apache-2.0, COCO-80), the bundled object detector.
+"""NanoDet-g 416 (Apache-2.0, COCO-80), the bundled object detector.
 
 The model's heads give, per cell of the stride 8/16/32 grids, 80 sigmoid class
 scores and 4 x 11 distribution logits (GFL): the distance from the cell centre
@@ -61,7 +61,9 @@ class NanoDet:
         shape_hw = inp.shape[2:4] if self._nchw else inp.shape[1:3]
         static = all(isinstance(d, int) for d in shape_hw)
         self.width, self.height = self.config.input_size or ((shape_hw[1], shape_hw[0]) if static else (416, 416))
-        self._letterbox = bool(self.config.letterbox)
+        # NanoDet's own pipeline keeps the aspect ratio (centred, zero padding);
+        # stretching lost people in measurements on the Intel clips.
+        self._letterbox = True if self.config.letterbox is None else self.config.letterbox
         self._centres, self._strides = center_priors(self.width, self.height)
         self._score_out, self._dist_out = self._pair_outputs()
 
@@ -82,7 +84,7 @@ class NanoDet:
         return [name for _, name in scores], [name for _, name in dists]
 
     def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, object]:
-        fitted, resize = fit_image(image, self.width, self.height, self._letterbox, pad_value=0)
+        fitted, resize = fit_image(image, self.width, self.height, self._letterbox, pad_value=0, centred=True)
         x = (fitted.astype(np.float32) - _MEAN) / _STD
         if self._nchw:
             x = x.transpose(2, 0, 1)
