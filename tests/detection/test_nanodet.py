@@ -1,0 +1,61 @@
+"""The bundled NanoDet on real frames, and its decoding maths."""
+
+import numpy as np
+import pytest
+
+from vigil.detection.nanodet import NanoDet, center_priors, decode_distributions
+
+
+@pytest.fixture(scope="module")
+def nanodet():
+    return NanoDet()
+
+
+def frame_at(path, index):
+    from vigil.sources import iter_video
+
+    for f in iter_video(path):
+        if f.index == index:
+            return f.image
+    raise AssertionError(f"{path} has fewer than {index} frames")
+
+
+def test_center_priors_cover_the_three_levels_in_order():
+    centres, strides = center_priors(416, 416)
+    assert len(centres) == 52 * 52 + 26 * 26 + 13 * 13
+    np.testing.assert_allclose(centres[0], [4, 4])
+    np.testing.assert_allclose(centres[52 * 52], [8, 8])
+    assert strides[0] == 8 and strides[-1] == 32
+
+
+def test_distribution_expectation_gives_distances_times_stride():
+    logits = np.full((1, 44), -50.0, np.float32)
+    for side, bin_ in enumerate([2, 3, 4, 5]):  # a one-hot at bin k means distance k * stride
+        logits[0, side * 11 + bin_] = 50.0
+    box = decode_distributions(logits, np.array([[100.0, 100.0]], np.float32), np.array([8.0], np.float32))
+    np.testing.assert_allclose(box, [[100 - 16, 100 - 24, 100 + 32, 100 + 40]], atol=1e-3)
+
+
+def test_finds_the_person_walking_past(shared_data, nanodet):
+    image = frame_at(shared_data / "intel_sample_videos" / "one-by-one-person-detection.mp4", 139)
+    found = nanodet.detect(image)
+    people = found[found.data["label"] == "person"]
+    assert len(people) >= 1 and people.confidence.max() > 0.6
+    _, y1, _, y2 = people.xyxy[people.confidence.argmax()]
+    assert (y2 - y1) > 200  # a full-height walker in a 432 px frame
+
+
+def test_finds_cars_at_an_intersection(shared_data, nanodet):
+    image = frame_at(shared_data / "ua_detrac_evadb" / "ua_detrac.mp4", 10)
+    found = nanodet.detect(image)
+    vehicles = np.isin(found.data["label"], ["car", "bus", "truck"])
+    assert vehicles.sum() >= 6
+    assert (found.xyxy[:, 2] <= image.shape[1]).all() and (found.xyxy[:, 3] <= image.shape[0]).all()
+
+
+def test_batch_equals_single(shared_data, nanodet):
+    image = frame_at(shared_data / "opencv_vtest" / "vtest.avi", 5)
+    single = nanodet.detect(image)
+    batch = nanodet.detect_batch([image, image])
+    assert len(batch) == 2
+    np.testing.assert_allclose(batch[1].xyxy, single.xyxy, atol=1e-3)
