@@ -1,6 +1,6 @@
 import numpy as np
 
-from vigil.redaction.heads import head_boxes
+from vigil.redaction.heads import head_boxes, uncovered_heads
 
 
 def test_standing_person_head_is_at_the_top_centre():
@@ -19,3 +19,10 @@ def test_cropped_upper_body_gets_a_bigger_head_share():
 
 def test_empty_input():
     assert head_boxes(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_head_with_a_found_face_of_matching_size_is_not_needed():
+    heads = np.array([[100, 100, 140, 150], [300, 100, 340, 150]], np.float32)
+    faces = np.array([[110, 110, 130, 135], [318, 120, 322, 124]], np.float32)  # second face is far too small
+    assert uncovered_heads(heads, faces).tolist() == [False, True]
+    assert uncovered_heads(heads, np.zeros((0, 4))).tolist() == [True, True]

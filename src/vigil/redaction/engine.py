@@ -19,7 +19,7 @@ from vigil.detection.base import Detector, build_detector
 from vigil.detection.coco import PERSON_CLASSES, VEHICLE_CLASSES
 from vigil.detection.tiling import tiled_detect
 from vigil.redaction.config import RedactionConfig
-from vigil.redaction.heads import head_boxes
+from vigil.redaction.heads import head_boxes, uncovered_heads
 from vigil.redaction.obscure import obscure_boxes, obscure_frame
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,8 @@ class Redactor:
             pipeline) with ``data["label"]``; the engine runs its own detector when omitted.
         """
         cfg = self.config
-        parts = [self.find_faces(image)]
+        faces = self.find_faces(image)
+        parts = [faces]
         if objects is None and self._objects is not None:
             objects = self._objects.detect(image)
         if objects is not None and len(objects):
@@ -124,7 +125,9 @@ class Redactor:
                 people = objects[
                     np.isin(labels, list(PERSON_CLASSES)) & (objects.confidence >= cfg.heads.person_threshold)
                 ]
-                parts.append(_regions(head_boxes(people.xyxy, cfg.heads.pad), people.confidence, HEAD))
+                heads = head_boxes(people.xyxy, cfg.heads.pad)
+                keep = uncovered_heads(heads, faces.xyxy)
+                parts.append(_regions(heads[keep], people.confidence[keep], HEAD))
             vehicles = objects[
                 np.isin(labels, list(VEHICLE_CLASSES)) & (objects.confidence >= cfg.plates.vehicle_threshold)
             ]

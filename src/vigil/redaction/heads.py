@@ -27,3 +27,28 @@ def head_boxes(person_xyxy: np.ndarray, pad: float = 0.15) -> np.ndarray:
     top = p[:, 1]
     hw = side / 2 * (1 + 2 * pad)
     return np.stack([cx - hw, top - side * pad, cx + hw, top + side * (1.2 + pad)], axis=1)
+
+
+def uncovered_heads(heads: np.ndarray, faces: np.ndarray, min_face_share: float = 0.25) -> np.ndarray:
+    """Mask of head boxes that no found face already accounts for.
+
+    A head box exists to catch a face the face detector missed. When a face of
+    plausible size (at least ``min_face_share`` of the head box's width) has its
+    centre inside the head box, that face is already obscured and the larger
+    head box would only blur background.
+    """
+    heads = np.asarray(heads, dtype=np.float32).reshape(-1, 4)
+    faces = np.asarray(faces, dtype=np.float32).reshape(-1, 4)
+    if len(heads) == 0 or len(faces) == 0:
+        return np.ones(len(heads), dtype=bool)
+    cx = (faces[:, 0] + faces[:, 2]) / 2
+    cy = (faces[:, 1] + faces[:, 3]) / 2
+    fw = faces[:, 2] - faces[:, 0]
+    inside = (
+        (cx[None, :] >= heads[:, None, 0])
+        & (cx[None, :] <= heads[:, None, 2])
+        & (cy[None, :] >= heads[:, None, 1])
+        & (cy[None, :] <= heads[:, None, 3])
+    )
+    big_enough = fw[None, :] >= min_face_share * (heads[:, 2] - heads[:, 0])[:, None]
+    return ~(inside & big_enough).any(axis=1)

@@ -1,0 +1,269 @@
+"""Dispatchers: one thread per service working through its outbox.
+
+Delivery is at-least-once. An event leaves the outbox only when its receiver
+acknowledged it (HTTP 2xx, MQTT PUBACK), so a Vigil restart, a receiver outage
+or a broker outage loses nothing: whatever is still pending is sent again when
+the dispatcher (re)starts or the target comes back. Receivers de-duplicate on
+``event_id``.
+
+Per service, at most one event of each incident is in flight, and a later event
+never overtakes an earlier one that waits for a retry (see
+:meth:`~vigil.storage.store.Store.claim_due`), so each incident's events arrive
+in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from vigil.config.models import ServiceConfig
+from vigil.delivery.base import Backoff, DeliveryResult, Outcome, Sender
+from vigil.delivery.mqtt import MqttSender
+from vigil.delivery.webhook import WebhookSender
+from vigil.storage.records import OutboxItem
+from vigil.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Delivers one target's outbox with retries, backoff and dead-lettering.
+
+    Parameters
+    ----------
+    store : Store
+    target : str
+        Service id (the outbox ``target``).
+    sender : Sender
+        The transport.
+    max_attempts : int
+        Failed attempts (the receiver answered with an error or did not confirm)
+        after which an event is dead-lettered. Attempts made while the target is
+        unreachable are not counted.
+    backoff : Backoff
+        Delay between attempts of one event.
+    outage_backoff : Backoff
+        Pause of the whole dispatcher while the target is unreachable; probing with
+        one event instead of trying the whole backlog keeps a recovering receiver
+        from being flooded with doomed requests.
+    poll_s : float
+        Longest sleep when idle; :meth:`wake` cuts it short for new events.
+    batch : int
+        Items claimed per query.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        target: str,
+        sender: Sender,
+        *,
+        max_attempts: int = 10,
+        backoff: Backoff | None = None,
+        outage_backoff: Backoff | None = None,
+        poll_s: float = 5.0,
+        batch: int = 50,
+    ) -> None:
+        self.store = store
+        self.target = target
+        self.sender = sender
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+        self.outage_backoff = outage_backoff or Backoff(base_s=1.0, max_s=60.0)
+        self.poll_s = poll_s
+        self.batch = batch
+        self._wake = threading.Event()
+        self._available = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outages = 0
+        if hasattr(sender, "on_available"):
+            sender.on_available = self._on_available  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self.sender.start()
+        self._thread = threading.Thread(target=self._run, name=f"vigil-delivery-{self.target}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to stop after the attempt in progress (does not wait)."""
+        self._stop.set()
+        self._wake.set()
+        self._available.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the attempt in progress (bounded by the transport's timeout) and stop."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("dispatcher %s did not stop within %.1fs", self.target, timeout)
+            self._thread = None
+        self.sender.close()
+
+    def wake(self) -> None:
+        """New events are in the outbox: look now instead of at the next poll."""
+        self._wake.set()
+
+    def _on_available(self) -> None:
+        self._available.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except SQLAlchemyError:
+                log.exception("dispatcher %s: database error; retrying in %.1fs", self.target, self.poll_s)
+                self._stop.wait(self.poll_s)
+
+    def _step(self) -> None:
+        self._wake.clear()
+        now = datetime.now(UTC)
+        items = self.store.claim_due(self.target, self.batch, now)
+        if not items:
+            self._wake.wait(self._idle_wait(now))
+            return
+        for item in items:
+            if self._stop.is_set():
+                return
+            result = self._attempt(item)
+            if result.outcome is Outcome.UNAVAILABLE:
+                self.store.mark_retry(item.id, result.error or "unavailable", now, count_attempt=False)
+                self._pause(result)
+                return
+            self._outages = 0
+            self._settle(item, result)
+
+    def _idle_wait(self, now: datetime) -> float:
+        due = self.store.next_due_at(self.target)
+        if due is None:
+            return self.poll_s
+        return min(self.poll_s, max(0.01, (due - now).total_seconds()))
+
+    def _attempt(self, item: OutboxItem) -> DeliveryResult:
+        try:
+            return self.sender.send(item)
+        except Exception as exc:
+            # A transport bug must not kill the thread (and with it all deliveries).
+            log.exception("dispatcher %s: sending %s failed", self.target, item.event_id)
+            return DeliveryResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+
+    def _settle(self, item: OutboxItem, result: DeliveryResult) -> None:
+        if result.outcome is Outcome.DELIVERED:
+            self.store.mark_delivered(item.id)
+            log.debug("delivered %s to %s", item.event_id, self.target)
+            return
+        error = result.error or result.outcome.value
+        attempts = item.attempts + 1
+        if result.outcome is Outcome.DEAD or attempts >= self.max_attempts:
+            if result.outcome is not Outcome.DEAD:
+                error = f"gave up after {attempts} attempts: {error}"
+            self.store.mark_dead(item.id, error)
+            log.error("event %s dead-lettered for %s: %s", item.event_id, self.target, error)
+            return
+        delay = self.backoff.delay(attempts)
+        if result.retry_after_s is not None:
+            delay = max(delay, min(result.retry_after_s, self.backoff.max_s))
+        self.store.mark_retry(item.id, error, datetime.now(UTC) + timedelta(seconds=delay))
+        log.info("event %s to %s failed (%s); retry %d in %.1fs", item.event_id, self.target, error, attempts, delay)
+
+    def _pause(self, result: DeliveryResult) -> None:
+        self._outages += 1
+        pause = self.outage_backoff.delay(self._outages)
+        if self._outages == 1:
+            log.warning("%s unavailable (%s); pausing deliveries", self.target, result.error)
+        self._available.clear()
+        self._available.wait(pause)
+
+
+SenderFactory = Callable[[ServiceConfig], Sender]
+
+
+def default_sender(service: ServiceConfig) -> Sender:
+    if service.webhook is not None:
+        return WebhookSender(service.webhook)
+    assert service.mqtt is not None
+    return MqttSender(service.id, service.mqtt)
+
+
+class DeliveryService:
+    """All dispatchers of a Vigil instance.
+
+    Parameters
+    ----------
+    store : Store
+    services : list of ServiceConfig
+        ``VigilConfig.services``; one dispatcher (thread) each.
+    sender_factory : callable, optional
+        Builds a transport for a service (tests tune timeouts through it).
+    **dispatcher_kwargs
+        ``backoff``, ``outage_backoff``, ``poll_s``, ``batch`` for every dispatcher;
+        ``max_attempts`` comes from each service's target.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        services: Sequence[ServiceConfig],
+        *,
+        sender_factory: SenderFactory = default_sender,
+        **dispatcher_kwargs: object,
+    ) -> None:
+        self.store = store
+        self.services = list(services)
+        self.dispatchers: dict[str, Dispatcher] = {}
+        for service in self.services:
+            target = service.webhook or service.mqtt
+            assert target is not None
+            self.dispatchers[service.id] = Dispatcher(
+                store,
+                service.id,
+                sender_factory(service),
+                max_attempts=target.max_attempts,
+                **dispatcher_kwargs,  # type: ignore[arg-type]
+            )
+
+    def start(self) -> None:
+        """Start every dispatcher; pending items from before a restart go out first."""
+        for d in self.dispatchers.values():
+            d.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop all dispatchers; they wind down in parallel, so this takes one timeout at most."""
+        for d in self.dispatchers.values():
+            d.request_stop()
+        for d in self.dispatchers.values():
+            d.stop(timeout)
+
+    def __enter__(self) -> DeliveryService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wake(self, targets: Sequence[str] | None = None) -> None:
+        """Deliver newly recorded events now (all targets, or only ``targets``)."""
+        for service_id, d in self.dispatchers.items():
+            if targets is None or service_id in targets:
+                d.wake()
+
+    def publish_camera_status(self, camera_id: str, online: bool) -> None:
+        """Tell MQTT services a camera went online/offline (retained topic)."""
+        for d in self.dispatchers.values():
+            if isinstance(d.sender, MqttSender):
+                d.sender.set_camera_status(camera_id, online)
+
+    def pending_counts(self) -> dict[str, int]:
+        """Backlog per configured service, zeros included (for metrics)."""
+        counts = self.store.pending_counts()
+        return {service_id: counts.get(service_id, 0) for service_id in self.dispatchers}

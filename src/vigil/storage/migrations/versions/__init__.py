@@ -1,0 +1,1 @@
+"""Revision scripts (Alembic ignores this file)."""

@@ -1,0 +1,157 @@
+"""Outbox queries: the delivery queue that :mod:`vigil.delivery` works through.
+
+A mixin of :class:`~vigil.storage.store.Store`, kept apart so the queue's rules
+(per-incident order, attempts, dead letters) read in one place.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from vigil.storage.db import IncidentEventRow, OutboxRow
+from vigil.storage.records import OutboxEntry, OutboxItem, OutboxStatus
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else now.astimezone(UTC)
+
+
+def _heads(target: str) -> list[ColumnElement[bool]]:
+    """Pending rows of ``target`` that are the earliest pending event of their incident."""
+    earlier = aliased(OutboxRow)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.target == OutboxRow.target,
+            earlier.incident_id == OutboxRow.incident_id,
+            earlier.status == "pending",
+            earlier.sequence < OutboxRow.sequence,
+        )
+        .exists()
+    )
+    return [OutboxRow.target == target, OutboxRow.status == "pending", ~blocked]
+
+
+class OutboxMixin:
+    """Delivery-queue operations; needs ``session()`` and ``read_session()``."""
+
+    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    def read_session(self) -> AbstractContextManager[Session]:  # pragma: no cover - provided by Store
+        raise NotImplementedError
+
+    def claim_due(self, target: str, limit: int = 50, now: datetime | None = None) -> list[OutboxItem]:
+        """Pending items for ``target`` that are due, oldest first.
+
+        Only the earliest pending event of each incident is returned, so a later
+        event never overtakes one that is waiting for a retry: receivers see each
+        incident's events in order. The next one becomes due once it is delivered
+        or dead-lettered.
+        """
+        now = _now(now)
+        q = (
+            select(OutboxRow, IncidentEventRow.payload)
+            .join(IncidentEventRow, IncidentEventRow.event_id == OutboxRow.event_id)
+            .where(
+                *_heads(target),
+                OutboxRow.next_attempt_at <= now,
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        with self.read_session() as s:
+            return [
+                OutboxItem(
+                    id=o.id,
+                    event_id=o.event_id,
+                    incident_id=o.incident_id,
+                    sequence=o.sequence,
+                    target=o.target,
+                    attempts=o.attempts,
+                    payload=dict(payload),
+                    created_at=o.created_at,
+                )
+                for o, payload in s.execute(q)
+            ]
+
+    def next_due_at(self, target: str) -> datetime | None:
+        """When :meth:`claim_due` will next return something for ``target`` (to sleep until then)."""
+        q = select(func.min(OutboxRow.next_attempt_at)).where(*_heads(target))
+        with self.read_session() as s:
+            value = s.scalar(q)
+        if value is not None and value.tzinfo is None:  # min() bypasses the column type on SQLite
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def _set(self, outbox_id: int, **values: Any) -> None:
+        with self.session() as s:
+            s.execute(
+                update(OutboxRow).where(OutboxRow.id == outbox_id, OutboxRow.status == "pending").values(**values)
+            )
+
+    def mark_delivered(self, outbox_id: int, now: datetime | None = None) -> None:
+        self._set(
+            outbox_id, status="delivered", attempts=OutboxRow.attempts + 1, delivered_at=_now(now), last_error=None
+        )
+
+    def mark_retry(self, outbox_id: int, error: str, next_attempt_at: datetime, *, count_attempt: bool = True) -> None:
+        """Reschedule an item; ``count_attempt=False`` when the target was unreachable.
+
+        Not counting attempts while a receiver or broker is down keeps a long
+        outage from dead-lettering the backlog: those events are still owed.
+        """
+        values: dict[str, Any] = {"last_error": error[:2000], "next_attempt_at": next_attempt_at}
+        if count_attempt:
+            values["attempts"] = OutboxRow.attempts + 1
+        self._set(outbox_id, **values)
+
+    def mark_dead(self, outbox_id: int, error: str) -> None:
+        self._set(outbox_id, status="dead", attempts=OutboxRow.attempts + 1, last_error=error[:2000])
+
+    def requeue_dead(self, target: str | None = None, now: datetime | None = None) -> int:
+        """Put dead-lettered items back in the queue (after fixing a receiver). Returns the count."""
+        q = update(OutboxRow).where(OutboxRow.status == "dead")
+        if target is not None:
+            q = q.where(OutboxRow.target == target)
+        with self.session() as s:
+            result = s.execute(q.values(status="pending", attempts=0, next_attempt_at=_now(now)))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def pending_counts(self) -> dict[str, int]:
+        """Delivery backlog per target (only targets with pending items)."""
+        q = select(OutboxRow.target, func.count()).where(OutboxRow.status == "pending").group_by(OutboxRow.target)
+        with self.read_session() as s:
+            return {t: int(n) for t, n in s.execute(q)}
+
+    def list_outbox(
+        self, *, target: str | None = None, status: OutboxStatus | None = None, event_id: str | None = None
+    ) -> list[OutboxEntry]:
+        q = select(OutboxRow)
+        if target is not None:
+            q = q.where(OutboxRow.target == target)
+        if status is not None:
+            q = q.where(OutboxRow.status == status)
+        if event_id is not None:
+            q = q.where(OutboxRow.event_id == event_id)
+        with self.read_session() as s:
+            return [
+                OutboxEntry(
+                    o.id,
+                    o.event_id,
+                    o.incident_id,
+                    o.sequence,
+                    o.target,
+                    o.status,  # type: ignore[arg-type]
+                    o.attempts,
+                    o.next_attempt_at,
+                    o.last_error,
+                    o.delivered_at,
+                )
+                for o in s.scalars(q.order_by(OutboxRow.id))
+            ]

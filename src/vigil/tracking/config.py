@@ -1,0 +1,92 @@
+"""Tracker settings (strict pydantic; every field titled and described)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class TrackerConfig(BaseModel):
+    """ByteTrack-style association thresholds and track lifetimes for one camera.
+
+    The defaults are ByteTrack's (Zhang et al. 2022): detections above
+    ``high_threshold`` are matched first, the weaker ones only extend tracks that
+    already exist, and only a clearly confident detection starts a new track.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        title="High score threshold",
+        description="Detections at or above this score take part in the first association, with every track.",
+    )
+    low_threshold: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        title="Low score threshold",
+        description="Detections between this and the high threshold only keep already running tracks alive "
+        "(ByteTrack's second association, which recovers partly occluded objects); below it they are ignored.",
+    )
+    new_track_threshold: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        title="New track threshold",
+        description="An unmatched detection starts a new (tentative) track only at or above this score, so that "
+        "false positives rarely become tracks.",
+    )
+    match_iou: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        title="Match IoU",
+        description="Minimum overlap between a track's predicted box and a high-score detection in the first "
+        "association (ByteTrack's cost limit 0.8 = 1 - IoU).",
+    )
+    low_match_iou: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        title="Low-score match IoU",
+        description="Minimum overlap for the second association with low-score detections; stricter because "
+        "such detections are less reliable.",
+    )
+    tentative_match_iou: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        title="Tentative match IoU",
+        description="Minimum overlap between a tentative (not yet confirmed) track and a remaining high-score "
+        "detection.",
+    )
+    min_hits: int = Field(
+        2,
+        ge=1,
+        title="Frames to confirm",
+        description="A new track is reported only after it was matched in this many consecutive frames "
+        "(1 reports it at once). A tentative track that misses one frame is dropped.",
+    )
+    track_buffer_s: float = Field(
+        2.0,
+        ge=0.0,
+        title="Lost track buffer (s)",
+        description="A confirmed track that is no longer detected is kept, coasting on its motion, this many "
+        "seconds of stream time (pts) to take its object back after an occlusion; then it is forgotten.",
+    )
+    class_aware: bool = Field(
+        True,
+        title="Class aware",
+        description="Match a detection only to a track of the same class, so that a car never continues a "
+        "person's track. Off: class is ignored and a track takes the class of its latest detection.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrackerConfig:
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"low_threshold ({self.low_threshold}) must not exceed high_threshold ({self.high_threshold})"
+            )
+        return self
