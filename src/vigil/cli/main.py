@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     red.set_defaults(func=cmd_redact)
 
+    from vigil.cli import config_cmds
+
+    config_cmds.add_parsers(sub)
+
     demo = sub.add_parser("demo", help="run Vigil on the bundled sample clip")
     demo.add_argument("-o", "--output", default="vigil-demo-output", help="output directory")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

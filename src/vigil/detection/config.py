@@ -44,7 +44,12 @@ class ObjectDetectorConfig(BaseModel):
         description="Keep the aspect ratio and pad (True) or stretch (False). Empty uses the type's default.",
     )
     score_threshold: float = Field(
-        0.3, ge=0.0, le=1.0, title="Score threshold", description="Detections below this score are dropped."
+        0.1,
+        ge=0.0,
+        le=1.0,
+        title="Score threshold",
+        description="Detections below this score are dropped. Low on purpose: the tracker keeps tracks alive with "
+        "low-score boxes, and redaction and rules apply their own, higher thresholds.",
     )
     nms_iou: float = Field(
         0.6,

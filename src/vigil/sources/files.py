@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -90,8 +90,17 @@ def probe_video(path: Path | str) -> VideoInfo:
         )
 
 
-def iter_video(path: Path | str, source_id: str | None = None, threads: bool = True) -> Iterator[Frame]:
+def iter_video(
+    path: Path | str,
+    source_id: str | None = None,
+    threads: bool = True,
+    select: Callable[[float], bool] | None = None,
+) -> Iterator[Frame]:
     """Decode a video file frame by frame, with timestamps from the stream.
+
+    ``select(pts)``, when given, picks the frames to return; the others are
+    decoded (they are needed to decode the next ones) but never converted to
+    arrays, which is most of the cost of a frame that is not analysed.
 
     Raises
     ------
@@ -111,7 +120,8 @@ def iter_video(path: Path | str, source_id: str | None = None, threads: bool = T
         try:
             for vframe in container.decode(stream):
                 pts = float(vframe.time) if vframe.time is not None else index / rate
-                yield Frame(vframe.to_ndarray(format="bgr24"), sid, index, pts)
+                if select is None or select(pts):
+                    yield Frame(vframe.to_ndarray(format="bgr24"), sid, index, pts)
                 index += 1
         except av.error.FFmpegError as exc:
             raise SourceError(f"{path}: decoding failed after {index} frames ({exc})") from exc
