@@ -1,5 +1,6 @@
-"""Where frames come from: files now, cameras later."""
+"""Where frames come from: files, and supervised camera streams (RTSP, HTTP MJPEG, files, image folders)."""
 
+from vigil.sources.base import FrameSource, redact_url
 from vigil.sources.files import (
     IMAGE_EXTENSIONS,
     SourceError,
@@ -10,14 +11,25 @@ from vigil.sources.files import (
     probe_video,
     read_image,
 )
+from vigil.sources.streams import open_source
+from vigil.sources.supervisor import CameraStatus, CameraSupervisor, start_cameras
+from vigil.sources.timing import Backoff, MonotonicPts
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "Backoff",
+    "CameraStatus",
+    "CameraSupervisor",
+    "FrameSource",
+    "MonotonicPts",
     "SourceError",
     "VideoInfo",
     "is_image_path",
     "is_video_path",
     "iter_video",
+    "open_source",
     "probe_video",
     "read_image",
+    "redact_url",
+    "start_cameras",
 ]

@@ -1,0 +1,380 @@
+"""One supervised reader per camera: reconnects, stall watchdog, monotonic timestamps, status.
+
+Each :class:`CameraSupervisor` owns two threads. The *reader* opens the source,
+decodes every frame (a decoder that falls behind a live stream only falls
+further behind) and reconnects with exponential backoff when the source fails.
+The *dispatcher* hands frames to the consumer; when the consumer is slower than
+the camera, only the latest frame waits and the others are counted as dropped,
+so analytics always see the present. The dispatcher is also the watchdog: it
+reports a camera offline as soon as no frame has come for ``stall_timeout_s``,
+even while the reader is still blocked inside FFmpeg. Nothing one camera does
+(an exception, a hang) reaches another camera's threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from vigil.core import Frame
+from vigil.sources.base import Clock, FrameSource
+from vigil.sources.files import SourceError
+from vigil.sources.streams import open_source
+from vigil.sources.timing import Backoff, MonotonicPts
+
+if TYPE_CHECKING:
+    from vigil.config.models import CameraConfig, SourceConfig
+
+log = logging.getLogger(__name__)
+
+State = Literal["connecting", "online", "offline", "finished", "stopped"]
+Opener = Callable[[str, "SourceConfig"], FrameSource]
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """A camera's health, as published to listeners (MQTT ``vigil/cameras/<id>/status``, the API).
+
+    Attributes
+    ----------
+    camera_id : str
+        The camera.
+    state : str
+        ``connecting`` (opening a connection), ``online`` (frames are flowing),
+        ``offline`` (failed or stalled; a reconnect is scheduled), ``finished``
+        (a file without loop reached its end) or ``stopped``.
+    reconnects : int
+        Connection attempts made after the first one.
+    last_error : str or None
+        The latest failure, naming the camera; kept after recovery for context.
+    frames : int
+        Frames decoded since start (delivered, dropped, waiting, or refused by ``select``).
+    frames_dropped : int
+        Frames replaced by a newer one before the consumer took them.
+    since : float
+        Wall-clock time (``time.time()``) of the last state change.
+    """
+
+    camera_id: str
+    state: State
+    reconnects: int
+    last_error: str | None
+    frames: int
+    frames_dropped: int
+    since: float
+
+    @property
+    def online(self) -> bool:
+        return self.state == "online"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with ``online`` included."""
+        return {**asdict(self), "online": self.online}
+
+
+class CameraSupervisor:
+    """Reads one camera for as long as it runs, whatever the camera does.
+
+    Parameters
+    ----------
+    camera_id : str
+        Used in errors, logs, statuses and as ``Frame.source_id``.
+    cfg : SourceConfig
+        URL, transport, loop / real time, ``stall_timeout_s``, ``max_backoff_s``.
+    on_frame : callable
+        Called with each delivered :class:`Frame`, on this camera's dispatcher
+        thread. Frames carry a per-camera index (decode order, gaps where frames
+        were dropped) and monotonic ``pts`` in seconds. Exceptions are logged.
+    on_status : callable, optional
+        Called with a :class:`CameraStatus` whenever the state or error changes.
+        Must be quick and thread-safe; exceptions are logged.
+    clock : callable
+        Monotonic seconds, for stall and health timing.
+    opener : callable, optional
+        ``(camera_id, cfg) -> FrameSource``; :func:`open_source` by default.
+    block_when_busy : bool, optional
+        Wait for a slow consumer instead of dropping frames. Default: wait for
+        files read as fast as possible (nothing is gained by dropping), drop
+        for live streams and real-time files.
+    healthy_after_s : float
+        A connection that delivers frames this long resets the backoff.
+    backoff : Backoff, optional
+        Reconnect delays; ``Backoff(cfg.max_backoff_s)`` by default.
+    select : callable, optional
+        ``select(pts) -> bool`` on the monotonic timestamp of every decoded
+        frame (e.g. the analytic-rate gate); refused frames are decoded but
+        never converted to arrays nor delivered, and are not counted as dropped.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        cfg: SourceConfig,
+        on_frame: Callable[[Frame], None],
+        on_status: Callable[[CameraStatus], None] | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        opener: Opener | None = None,
+        block_when_busy: bool | None = None,
+        healthy_after_s: float = 10.0,
+        backoff: Backoff | None = None,
+        select: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.cfg = cfg
+        self._on_frame = on_frame
+        self._on_status = on_status
+        self._clock = clock
+        self._opener: Opener = opener or open_source
+        self._block_when_busy = block_when_busy
+        self._healthy_after_s = healthy_after_s
+        self._backoff = backoff or Backoff(cfg.max_backoff_s)
+        self._select = select
+        self._gated: float | None = None
+        self._online_since: float | None = None
+        self._cond = threading.Condition()
+        self._publish_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pending: deque[Frame] = deque()
+        self._pts = MonotonicPts()
+        self._source: FrameSource | None = None
+        self._threads: list[threading.Thread] = []
+        self._reader_done = self._finished = False
+        self._state: State = "connecting"
+        self._reconnects = self._frames = self._dropped = self._consumer_errors = 0
+        self._last_error: str | None = None
+        self._since = time.time()
+        self._last_progress = clock()
+
+    # -- public -------------------------------------------------------------
+
+    @property
+    def status(self) -> CameraStatus:
+        with self._cond:
+            return self._snapshot()
+
+    @property
+    def frames_dropped(self) -> int:
+        return self._dropped
+
+    def start(self) -> None:
+        """Start the reader and dispatcher threads (daemons: they never hold up interpreter exit)."""
+        if self._threads:
+            raise RuntimeError(f"camera {self.camera_id}: supervisor already started")
+        self._last_progress = self._clock()
+        self._publish()
+        for name, target in (("read", self._read_loop), ("dispatch", self._dispatch_loop)):
+            t = threading.Thread(target=target, name=f"vigil-{name}-{self.camera_id}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop reading and delivering; return False if a thread did not end within ``timeout``.
+
+        A reader blocked inside FFmpeg ends within about ``stall_timeout_s``; it
+        is a daemon thread, so even then it cannot keep the process alive.
+        """
+        self._stop.set()
+        with self._cond:
+            source = self._source
+            self._pending.clear()
+            self._cond.notify_all()
+        if source is not None:
+            source.close()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if self._state not in ("stopped", "finished"):
+            self._set_state("stopped")
+        return not any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until a finite source (a file without loop) has been delivered; True when done."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in self._threads)
+
+    # -- status ---------------------------------------------------------------
+
+    def _snapshot(self) -> CameraStatus:
+        return CameraStatus(
+            self.camera_id, self._state, self._reconnects, self._last_error, self._frames, self._dropped, self._since
+        )
+
+    def _set_state(self, state: State, error: str | None = None) -> None:
+        with self._cond:
+            if self._stop.is_set() and state != "stopped":
+                return  # a late report from a thread that is shutting down
+            changed = state != self._state or (error is not None and error != self._last_error)
+            if not changed:
+                return
+            if state != self._state:
+                self._state, self._since = state, time.time()
+            if error is not None:
+                self._last_error = error
+        if state == "offline":
+            log.warning("camera %s offline: %s", self.camera_id, error)
+        else:
+            log.info("camera %s %s", self.camera_id, state)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._on_status is None:
+            return
+        with self._publish_lock:  # listeners see statuses in order, one at a time
+            status = self.status
+            try:
+                self._on_status(status)
+            except Exception:  # a broken listener must not stop the camera
+                log.exception("camera %s: status listener failed", self.camera_id)
+
+    # -- reader ---------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        try:
+            first = True
+            while not self._stop.is_set():
+                if not first:
+                    with self._cond:
+                        self._reconnects += 1
+                    self._set_state("connecting")
+                first = False
+                try:
+                    if self._read_once():
+                        return
+                    # A live source that just stops; keep the watchdog's reason if it closed it.
+                    error = None if self._state == "offline" else f"camera {self.camera_id}: stream ended"
+                except SourceError as exc:
+                    error = str(exc)
+                except Exception as exc:  # one camera's bug must not end its supervision
+                    log.exception("camera %s: unexpected error in source", self.camera_id)
+                    error = f"camera {self.camera_id}: unexpected error: {exc!r}"
+                if self._stop.is_set():
+                    return
+                delay = self._backoff.next_delay()
+                self._set_state("offline", error)
+                log.info("camera %s: reconnecting in %.1f s", self.camera_id, delay)
+                if self._stop.wait(delay):
+                    return
+        finally:
+            with self._cond:
+                self._reader_done = True
+                self._cond.notify_all()
+
+    def _read_once(self) -> bool:
+        """Read one connection; True when a finite source ended normally."""
+        source = self._opener(self.camera_id, self.cfg)
+        with self._cond:
+            self._source = source
+        block = self._block_when_busy
+        if block is None:
+            block = not source.live and not self.cfg.realtime
+        self._pts.new_connection()
+        self._online_since = None
+        self._gated = None
+        frames = source.frames(select=self._gate)
+        try:
+            if self._stop.is_set():
+                return False
+            for frame in frames:
+                # A source that ignores ``select`` still gets its bookkeeping here.
+                pts = self._gated if self._gated is not None else self._decoded(frame.pts)
+                self._gated = None
+                self._offer(replace(frame, source_id=self.camera_id, index=self._frames - 1, pts=pts), block)
+                if self._stop.is_set():
+                    return False
+        finally:
+            frames.close()  # runs the source's cleanup (closes the container) on this thread
+            source.close()
+            with self._cond:
+                self._source = None
+        if source.live:
+            return False
+        self._finished = True
+        return True
+
+    def _gate(self, raw_pts: float) -> bool:
+        """The ``select`` given to sources: every decoded frame passes here, selected or not."""
+        pts = self._decoded(raw_pts)
+        keep = self._select is None or self._select(pts)
+        self._gated = pts if keep else None
+        return keep
+
+    def _decoded(self, raw_pts: float) -> float:
+        """Per decoded frame: liveness, health, count; returns the monotonic pts."""
+        now = self._clock()
+        if self._state != "online":
+            self._set_state("online")
+        if self._online_since is None:
+            self._online_since = now
+        elif now - self._online_since >= self._healthy_after_s and self._backoff.attempts:
+            self._backoff.reset()
+        with self._cond:
+            self._frames += 1
+            self._last_progress = now
+            return self._pts(raw_pts, now)
+
+    def _offer(self, frame: Frame, block: bool) -> None:
+        with self._cond:
+            if block:
+                while self._pending and not self._stop.is_set():
+                    self._cond.wait(0.25)
+                    self._last_progress = self._clock()  # waiting on the consumer is not a stall
+            elif self._pending:
+                self._pending.popleft()
+                self._dropped += 1
+            self._pending.append(frame)
+            self._cond.notify_all()
+
+    # -- dispatcher / watchdog ------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        tick = min(0.25, self.cfg.stall_timeout_s / 4)
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop.is_set() and not self._reader_done:
+                    self._cond.wait(tick)
+                    stalled = self._state == "online" and self._clock() - self._last_progress > self.cfg.stall_timeout_s
+                    if stalled:
+                        break
+                else:
+                    stalled = False
+                if self._stop.is_set() or (self._reader_done and not self._pending):
+                    break
+                frame = self._pending.popleft() if not stalled else None
+                source = self._source
+                self._cond.notify_all()
+            if frame is None:
+                self._set_state("offline", f"camera {self.camera_id}: no frame for {self.cfg.stall_timeout_s:g} s")
+                if source is not None and source.live:
+                    source.close()  # ask the reader to give up this connection and reconnect
+                continue
+            try:
+                self._on_frame(frame)
+            except Exception:  # a failing consumer must not stop the camera
+                self._consumer_errors += 1
+                if self._consumer_errors == 1 or self._consumer_errors % 100 == 0:  # no log flood at 25 fps
+                    log.exception("camera %s: frame consumer failed (%d times)", self.camera_id, self._consumer_errors)
+        if self._finished and not self._stop.is_set():
+            self._set_state("finished")
+
+
+def start_cameras(
+    cameras: Iterable[CameraConfig],
+    on_frame: Callable[[Frame], None],
+    on_status: Callable[[CameraStatus], None] | None = None,
+    **kwargs: Any,
+) -> dict[str, CameraSupervisor]:
+    """Start a supervisor for every enabled camera; each runs independently of the others."""
+    sups: dict[str, CameraSupervisor] = {}
+    for cam in cameras:
+        if cam.enabled:
+            sups[cam.id] = CameraSupervisor(cam.id, cam.source, on_frame, on_status, **kwargs)
+            sups[cam.id].start()
+    return sups
