@@ -93,24 +93,6 @@ def cmd_redact(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from vigil.assets import SAMPLE_CLIP
-    from vigil.redaction.batch import redact_inputs
-    from vigil.redaction.engine import Redactor
-
-    outdir = Path(args.output)
-    redactor = Redactor()
-    try:
-        report = redact_inputs([SAMPLE_CLIP], outdir, redactor, _progress_bar(not args.quiet))
-    finally:
-        redactor.close()
-    if report.failed:
-        print(f"demo failed: {report.failed[0]['error']}", file=sys.stderr)
-        return 1
-    print(f"redacted sample clip ({report.frames} frames, {report.as_dict()['fps']} frames/s): {report.written[0]}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigil", description="Privacy-first incident detection for city cameras.")
     parser.add_argument("--version", action="version", version=f"vigil {__version__}")
@@ -135,10 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     config_cmds.add_parsers(sub)
 
-    demo = sub.add_parser("demo", help="run Vigil on the bundled sample clip")
-    demo.add_argument("-o", "--output", default="vigil-demo-output", help="output directory")
-    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(func=cmd_demo)
+    from vigil.cli import run_cmds
+
+    run_cmds.add_parsers(sub)
     return parser
 
 

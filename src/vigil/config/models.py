@@ -229,8 +229,8 @@ class EvidenceConfig(_Strict):
 
     pre_roll_s: float = Field(5.0, ge=0, le=60, title="Pre-roll (s)", description="Seconds before the incident.")
     post_roll_s: float = Field(5.0, ge=0, le=60, title="Post-roll (s)", description="Seconds after it starts.")
-    clip_fps: float | None = Field(
-        None, gt=0, le=60, title="Clip fps", description="Frame rate of clips; empty keeps the camera's rate."
+    clip_fps: float = Field(
+        10.0, gt=0, le=60, title="Clip fps", description="Frame rate of clips (at most the camera's own rate)."
     )
 
 

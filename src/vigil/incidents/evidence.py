@@ -39,9 +39,13 @@ class FrameRing:
         self._frames: deque[Frame] = deque()
         self._last_pts = -float("inf")
 
+    def due(self, pts: float) -> bool:
+        """Whether a frame at ``pts`` would be kept (no side effect)."""
+        return not (pts - self._last_pts < self.period - 1e-3 and pts >= self._last_pts)
+
     def push(self, frame: Frame) -> bool:
         """Keep the frame if it is due at the ring's rate; returns whether it was kept."""
-        if frame.pts - self._last_pts < self.period - 1e-3 and frame.pts >= self._last_pts:
+        if not self.due(frame.pts):
             return False
         self._last_pts = frame.pts
         self._frames.append(frame)

@@ -117,18 +117,12 @@ def analyze_video(
             if on_event is not None:
                 on_event(event)
 
-    decided: dict[float, bool] = {}
-
-    def select(pts: float) -> bool:
-        decided[pts] = pipeline.wants(pts)
-        return decided[pts] or recorder is not None
-
     t0 = time.perf_counter()
     decoded = 0
     last_pts = 0.0
     try:
-        for frame in iter_video(video, source_id=camera.id, select=select):
-            emit(pipeline.process(frame, admitted=decided.pop(frame.pts, False)))
+        for frame in iter_video(video, source_id=camera.id, select=pipeline.select):
+            emit(pipeline.process(frame))
             last_pts = frame.pts
         decoded = pipeline.times.frames_in
     finally:

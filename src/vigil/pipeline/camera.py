@@ -84,20 +84,32 @@ class CameraPipeline:
         self.times = StageTimes()
         self._last: Detections = Detections.empty()
         self._last_pts = 0.0
+        self._admitted: set[float] = set()
 
-    def wants(self, pts: float) -> bool:
-        """Whether a frame at ``pts`` would be analysed (lets callers skip converting the others)."""
-        return self.rate_gate.admit(pts)
+    def select(self, pts: float) -> bool:
+        """Whether the frame at ``pts`` is needed at all (analysed, or kept for evidence).
 
-    def process(self, frame: Frame, admitted: bool | None = None) -> list[IncidentEvent]:
+        Decoders call this before converting a frame to an array, so frames that
+        are neither analysed nor recorded cost only their decoding.
+        """
+        admitted = self.rate_gate.admit(pts)
+        if admitted:
+            self._admitted.add(pts)
+        return admitted or (self.recorder is not None and self.recorder.ring.due(pts))
+
+    def process(self, frame: Frame) -> list[IncidentEvent]:
         """Feed one decoded frame; returns the incident events it caused.
 
-        ``admitted`` is the result of an earlier :meth:`wants` for this frame, if any.
+        Frames from a decoder that called :meth:`select` are judged by that
+        decision; others go through the rate gate here.
         """
         self.times.frames_in += 1
         if self.recorder is not None:
             self.recorder.push(frame)
-        if admitted is None:
+        if self._admitted:
+            admitted = frame.pts in self._admitted
+            self._admitted.discard(frame.pts)
+        else:
             admitted = self.rate_gate.admit(frame.pts)
         if not admitted:
             return []

@@ -1,0 +1,108 @@
+"""``vigil run`` and ``vigil demo``: the live pipeline with a status line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from vigil.config import ConfigError, load_config
+from vigil.incidents.types import IncidentEvent
+
+
+def _print_event(event: IncidentEvent) -> None:
+    where = ""
+    if event.state == "new" and "clip" in event.details:
+        where = f"  snapshot {event.details['snapshot']}  clip {event.details['clip']}"
+    end = f" end {event.end_s:.1f}s" if event.end_s is not None else ""
+    print(
+        f"[{event.camera_id}] {event.state.upper():6} {event.type:16} start {event.start_s:6.1f}s{end} "
+        f"conf {event.confidence:.2f} sev {event.severity} id {event.incident_id[:8]}{where}",
+        flush=True,
+    )
+
+
+def _status_line(status: dict) -> str:
+    cams = status["cameras"]
+    online = sum(1 for c in cams.values() if c["state"] == "online")
+    analysed = sum(c["analysed"] for c in cams.values())
+    dropped = sum(c["dropped"] for c in cams.values())
+    open_inc = sum(c["open_incidents"] for c in cams.values())
+    backlog = sum(status["delivery_backlog"].values())
+    return (
+        f"{online}/{len(cams)} cameras online | {analysed} frames analysed | {dropped} dropped | "
+        f"{open_inc} open incidents | {status['events']} events | delivery backlog {backlog} | "
+        f"up {status['uptime_s']:.0f}s"
+    )
+
+
+def run_until_stopped(config_path: Path, stop_at_end: bool, status_every_s: float = 2.0) -> int:
+    """Run the live pipeline until SIGINT/SIGTERM (or, for files, the end of every clip)."""
+    from vigil.pipeline.runner import LiveRunner
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    runner = LiveRunner(config, listeners=[_print_event])
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    tty = sys.stderr.isatty()
+    runner.start()
+    last_line = 0.0
+    try:
+        while not stop.wait(0.2):
+            if stop_at_end and runner.finished():
+                break
+            if time.monotonic() - last_line >= (status_every_s if tty else 10 * status_every_s):
+                last_line = time.monotonic()
+                line = _status_line(runner.status())
+                print(("\r" + line + "\x1b[K") if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+    finally:
+        if tty:
+            print(file=sys.stderr)
+        print("stopping: ending open incidents and writing their clips...", file=sys.stderr, flush=True)
+        runner.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(_status_line(runner.status()), file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from vigil.assets import DEMO_CONFIG
+
+    os.environ.setdefault("VIGIL_DEMO_DIR", args.output)
+    print(f"Vigil demo: {DEMO_CONFIG.parent / 'one-by-one-person-detection.mp4'} with zones from {DEMO_CONFIG}")
+    code = run_until_stopped(DEMO_CONFIG, stop_at_end=True)
+    if code == 0:
+        media = Path(os.environ["VIGIL_DEMO_DIR"]) / "media"
+        clips = sorted(media.rglob("*.mp4"))
+        print(f"{len(clips)} redacted incident clip(s) and their snapshots are in {media.resolve()}")
+        print(f"incidents are stored in {Path(os.environ['VIGIL_DEMO_DIR']).resolve() / 'vigil.db'}")
+    return code
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="watch the configured cameras until stopped (SIGINT/SIGTERM)")
+    run.add_argument("-c", "--config", required=True, help="YAML configuration file")
+    run.add_argument("--exit-at-end", action="store_true", help="stop when every (file) camera has ended")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the incident pipeline on the bundled sample clip")
+    demo.add_argument("-o", "--output", default="vigil-demo-output", help="folder for the database and clips")
+    demo.set_defaults(func=cmd_demo)
