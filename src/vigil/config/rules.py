@@ -19,6 +19,12 @@ class _Rule(BaseModel):
         5.0, ge=0, title="End after (s)", description="The incident ends once the condition has been false this long."
     )
     severity: int = Field(3, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+    heartbeat_s: float = Field(
+        30.0,
+        gt=0,
+        title="Heartbeat (s)",
+        description="An ongoing incident is re-sent this often even when nothing changed.",
+    )
 
 
 class StoppedVehicleRule(_Rule):
@@ -47,6 +53,13 @@ class WrongWayRule(_Rule):
     max_angle_deg: float = Field(
         60.0, gt=0, le=90, title="Angle", description="Largest angle from the reverse lane direction still counted."
     )
+    window_s: float = Field(
+        3.0,
+        gt=0,
+        le=10,
+        title="Window (s)",
+        description="Recent time over which the travel against the lane is measured.",
+    )
 
 
 class PedestrianRule(_Rule):
@@ -64,6 +77,19 @@ class CollisionRule(_Rule):
 
     contact_iou: float = Field(
         0.05, gt=0, le=1, title="Contact overlap", description="Box overlap (IoU) that counts as contact."
+    )
+    contact_overlap: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        title="Contact cover",
+        description="Share of the smaller box covered by the other that also counts as contact (small vs large).",
+    )
+    min_speed: float = Field(
+        0.5,
+        ge=0,
+        title="Moving speed",
+        description="Speed before contact (own lengths/s) above which a stop afterwards counts as abrupt.",
     )
     decel_ratio: float = Field(
         0.3, gt=0, lt=1, title="Abrupt stop", description="Speed after contact below this share of the speed before."
