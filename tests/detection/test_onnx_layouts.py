@@ -57,7 +57,7 @@ def test_yolov8_layout_channels_first(tmp_path):
 
 
 def test_yolov8_nms_free_export(tmp_path):
-    pred = np.array([[[100, 200, 300, 400, 0.8, 2], [0, 0, 10, 10, 0.1, 0]]], np.float32)
+    pred = np.array([[[100, 200, 300, 400, 0.8, 2], [0, 0, 10, 10, 0.05, 0]]], np.float32)
     det = build_detector(cfg("yolov8", const_model(tmp_path / "m.onnx", {"output0": pred})))
     out = det.detect(image())
     assert out.data["label"].tolist() == ["bus"]
