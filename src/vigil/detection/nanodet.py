@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vigil.core import Detections, boxes
-from vigil.detection.base import fit_image, make_detections, register_detector
+from vigil.detection.base import Resize, fit_image, make_detections, register_detector
 from vigil.detection.coco import COCO80
 from vigil.detection.config import ObjectDetectorConfig
 from vigil.runtime import create_session
@@ -57,15 +57,30 @@ class NanoDet:
         )
         inp = self._session.get_inputs()[0]
         self._input = inp.name
-        self._nchw = inp.shape[1] == 3
-        shape_hw = inp.shape[2:4] if self._nchw else inp.shape[1:3]
-        static = all(isinstance(d, int) for d in shape_hw)
-        self.width, self.height = self.config.input_size or ((shape_hw[1], shape_hw[0]) if static else (416, 416))
-        # NanoDet's own pipeline keeps the aspect ratio (centred, zero padding);
-        # stretching lost people in measurements on the Intel clips.
+        shape_hw = inp.shape[2:4]
+        # A model with free input dims is fed the smallest multiple-of-32 canvas
+        # that holds the letterboxed frame (416x256 for 16:9), not a 416 square.
+        self._dynamic = not all(isinstance(d, int) for d in shape_hw)
+        self.width, self.height = self.config.input_size or (
+            (416, 416) if self._dynamic else (shape_hw[1], shape_hw[0])
+        )
         self._letterbox = True if self.config.letterbox is None else self.config.letterbox
-        self._centres, self._strides = center_priors(self.width, self.height)
+        self._priors: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._score_out, self._dist_out = self._pair_outputs()
+
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """Network input (w, h) for a frame: the configured square, trimmed to the frame's aspect."""
+        if not (self._dynamic and self._letterbox) or self.config.input_size is not None:
+            return self.width, self.height
+        side = max(self.width, self.height)
+        if width >= height:
+            return side, min(side, int(np.ceil(side * height / width / 32) * 32))
+        return min(side, int(np.ceil(side * width / height / 32) * 32)), side
+
+    def _priors_for(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        if (w, h) not in self._priors:
+            self._priors[(w, h)] = center_priors(w, h)
+        return self._priors[(w, h)]
 
     def _pair_outputs(self) -> tuple[list[str], list[str]]:
         """Order score and distribution outputs by level (largest grid first)."""
@@ -83,12 +98,10 @@ class NanoDet:
         dists.sort(key=lambda t: -t[0] if isinstance(t[0], int) else 0)
         return [name for _, name in scores], [name for _, name in dists]
 
-    def _preprocess(self, image: np.ndarray) -> tuple[np.ndarray, object]:
-        fitted, resize = fit_image(image, self.width, self.height, self._letterbox, pad_value=0, centred=True)
+    def _preprocess(self, image: np.ndarray, w: int, h: int) -> tuple[np.ndarray, Resize]:
+        fitted, resize = fit_image(image, w, h, self._letterbox, pad_value=0, centred=True)
         x = (fitted.astype(np.float32) - _MEAN) / _STD
-        if self._nchw:
-            x = x.transpose(2, 0, 1)
-        return x, resize
+        return x.transpose(2, 0, 1), resize
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
@@ -97,22 +110,33 @@ class NanoDet:
         """Detect in several images; runs them one by one (the export has batch 1)."""
         results = []
         for image in images:
-            x, resize = self._preprocess(image)
+            w, h = self.input_size_for(image.shape[1], image.shape[0])
+            x, resize = self._preprocess(image, w, h)
             outs = self._session.run(self._score_out + self._dist_out, {self._input: x[None]})
             k = len(self._score_out)
             scores = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[:k]])
             dists = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[k:]])
-            results.append(self._postprocess(scores, dists, resize, image.shape[1], image.shape[0]))
+            centres, strides = self._priors_for(w, h)
+            results.append(self._postprocess(scores, dists, centres, strides, resize, image.shape[1], image.shape[0]))
         return results
 
-    def _postprocess(self, scores: np.ndarray, dists: np.ndarray, resize: object, w: int, h: int) -> Detections:
+    def _postprocess(
+        self,
+        scores: np.ndarray,
+        dists: np.ndarray,
+        centres: np.ndarray,
+        strides: np.ndarray,
+        resize: Resize,
+        w: int,
+        h: int,
+    ) -> Detections:
         cls = scores.argmax(axis=1)
         best = scores[np.arange(len(scores)), cls]
         keep = best >= self.config.score_threshold
         if not keep.any():
             return make_detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int32), self.labels)
-        xyxy = decode_distributions(dists[keep], self._centres[keep], self._strides[keep])
-        xyxy = resize.to_image(xyxy, w, h)  # type: ignore[attr-defined]
+        xyxy = decode_distributions(dists[keep], centres[keep], strides[keep])
+        xyxy = resize.to_image(xyxy, w, h)
         best, cls = best[keep], cls[keep]
         kept = boxes.batched_nms(xyxy, best, cls, self.config.nms_iou)
         return make_detections(xyxy[kept], best[kept], cls[kept], self.labels)
