@@ -61,6 +61,12 @@ class PlateConfig(_Strict):
     vehicle_threshold: float = Field(
         0.3, gt=0, le=1, title="Vehicle threshold", description="Minimum detector score of a vehicle box."
     )
+    search_whole_frame: bool = Field(
+        False,
+        title="Search frames without vehicles",
+        description="Also look for plates in frames where no vehicle was detected (finds plates of vehicles the "
+        "detector missed, at the cost of false boxes on signs and textures).",
+    )
 
 
 class VideoConfig(_Strict):

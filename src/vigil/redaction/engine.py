@@ -133,8 +133,9 @@ class Redactor:
             ]
         else:
             vehicles = Detections.empty()
-        if cfg.plates.enabled and self._plates is not None:
-            plates = self._plates.locate(image, vehicles.xyxy)
+        searched = len(vehicles) > 0 or cfg.plates.search_whole_frame or self._objects is None
+        if cfg.plates.enabled and self._plates is not None and searched:
+            plates = self._plates.locate(image, vehicles.xyxy if len(vehicles) else None)
             parts.append(_regions(plates, np.ones(len(plates), np.float32), PLATE))
         merged = Detections.merge(parts)
         h, w = image.shape[:2]

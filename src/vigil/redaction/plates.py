@@ -204,7 +204,7 @@ class PlateLocator:
         cy1 = int(max(0, np.floor(y1 + c.vehicle_top * vh)))
         cy2 = int(min(h, np.ceil(y2 + 0.05 * vh)))
         found = np.zeros((0, 5), np.float32)
-        if scale > 0 and cy2 - cy1 >= c.char_h_min:
+        if scale > 0 and min(cx2 - cx1, cy2 - cy1) >= c.char_h_min:
             found = self._search(grey[cy1:cy2, cx1:cx2], float(scale), cx1, cy1, c.max_boxes_per_vehicle)
         if len(found) == 0 and c.vehicle_prior and vw >= c.prior_min_w:
             found = np.append(self.prior_box(vehicle), np.float32(0))[None]
