@@ -97,8 +97,10 @@ class Redactor:
             # Small images are searched twice: enlarged for small faces, and as they
             # are for large ones (which outgrow the network's receptive field when enlarged).
             scale = min(cfg.max_upscale, max(1.0, cfg.min_long_side / long_side))
+            if scale <= 1.25:  # a slight enlargement finds little and costs as much as a second pass
+                scale = 1.0
             found = self._faces.detect(image, scale)
-            if scale > 1.25:
+            if scale > 1.0:
                 found = Detections.merge([found, self._faces.detect(image, 1.0)])
                 found = found[boxes.nms(found.xyxy, found.confidence, 0.3)]
         return _regions(boxes.pad(found.xyxy, cfg.pad, min_px=2.0), found.confidence, FACE)
