@@ -54,12 +54,14 @@ class _Camera:
         self.pipeline = CameraPipeline(camera, runner.config.rules, runner.pool.detect, recorder=recorder)
         self.lock = threading.Lock()
         self.errors = 0
+        self.latest: Frame | None = None
         self.status: CameraStatus | None = None
         self.supervisor = CameraSupervisor(
             camera.id, camera.source, self.on_frame, self.on_status, select=self.pipeline.select
         )
 
     def on_frame(self, frame: Frame) -> None:
+        self.latest = frame  # raw, memory only: the API redacts before serving it
         with self.lock:
             try:
                 events = self.pipeline.process(frame)
@@ -158,6 +160,11 @@ class LiveRunner:
             except KeyError:
                 time.sleep(0.1)
         log.error("evidence %s for unknown incident %s", path, incident_id)
+
+    def latest(self, camera_id: str) -> Frame | None:
+        """The newest raw frame of a camera, for redacted snapshots and live view (never served raw)."""
+        cam = self.cameras.get(camera_id)
+        return cam.latest if cam is not None else None
 
     def finished(self) -> bool:
         """True when every camera reached the end of a non-looping file."""
