@@ -86,7 +86,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from vigil.assets import DEMO_CONFIG
 
-    os.environ.setdefault("VIGIL_DEMO_DIR", args.output)
+    if args.output is not None:
+        os.environ["VIGIL_DEMO_DIR"] = args.output
+    else:
+        os.environ.setdefault("VIGIL_DEMO_DIR", "vigil-demo-output")
     print(f"Vigil demo: {DEMO_CONFIG.parent / 'one-by-one-person-detection.mp4'} with zones from {DEMO_CONFIG}")
     code = run_until_stopped(DEMO_CONFIG, stop_at_end=True)
     if code == 0:
@@ -104,5 +107,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the incident pipeline on the bundled sample clip")
-    demo.add_argument("-o", "--output", default="vigil-demo-output", help="folder for the database and clips")
+    demo.add_argument("-o", "--output", help="folder for the database and clips (default vigil-demo-output)")
     demo.set_defaults(func=cmd_demo)

@@ -197,6 +197,19 @@ class LiveRunner:
             },
         }
 
+    def _drain_outbox(self, timeout_s: float) -> None:
+        """Give the dispatchers a bounded moment to send the final ``end`` events.
+
+        Whatever is still pending after that stays in the outbox and goes out on
+        the next start, so nothing is lost either way.
+        """
+        if not self.config.services:
+            return
+        self.delivery.wake()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(self.store.pending_counts().values()):
+            time.sleep(0.1)
+
     def stop(self) -> None:
         """Stop cameras, end their open incidents, finish evidence, then delivery."""
         if self._stopped.is_set():
@@ -209,5 +222,6 @@ class LiveRunner:
         self.evidence.close()
         self.pool.stop()
         self.retention.stop()
+        self._drain_outbox(timeout_s=5.0)
         self.delivery.stop()
         self.store.close()

@@ -52,6 +52,14 @@ class HeadConfig(_Strict):
     pad: float = Field(
         0.15, ge=0, le=1, title="Head padding", description="Margin around the head, fraction of its size."
     )
+    skip_if_face_score: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        title="Face score that replaces a head box",
+        description="A head box is left out only when a face at least this confident covers it; weaker faces "
+        "(e.g. a false face on the hair of someone turned away) never cancel a head box.",
+    )
 
 
 class PlateConfig(_Strict):

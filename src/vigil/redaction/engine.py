@@ -128,7 +128,8 @@ class Redactor:
                     np.isin(labels, list(PERSON_CLASSES)) & (objects.confidence >= cfg.heads.person_threshold)
                 ]
                 heads = head_boxes(people.xyxy, cfg.heads.pad)
-                keep = uncovered_heads(heads, faces.xyxy)
+                sure = faces.xyxy[faces.confidence >= cfg.heads.skip_if_face_score]
+                keep = uncovered_heads(heads, sure)
                 parts.append(_regions(heads[keep], people.confidence[keep], HEAD))
             vehicles = objects[
                 np.isin(labels, list(VEHICLE_CLASSES)) & (objects.confidence >= cfg.plates.vehicle_threshold)
