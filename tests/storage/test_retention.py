@@ -90,3 +90,28 @@ def test_retention_job_runs_at_start(tmp_path: Path) -> None:
     db.close()
     assert job.last_report is not None and job.last_report.orphan_files_deleted == 1
     assert not stray.exists()
+
+
+def test_audit_log_has_its_own_retention(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from vigil.config.models import RetentionConfig
+    from vigil.storage import Store, run_retention
+    from vigil.storage.console import audit, list_audit
+
+    db = Store(f"sqlite:///{tmp_path}/a.db")
+    now = datetime.now(UTC)
+    for days, target in ((400, "old"), (10, "recent")):
+        audit(
+            db,
+            "clip.view",
+            user="ann",
+            role="admin",
+            target=target,
+            source_ip="127.0.0.1",
+            now=now - timedelta(days=days),
+        )
+    report = run_retention(db, tmp_path / "media", RetentionConfig(audit_days=365), now=now)
+    assert report.audit_rows_deleted == 1
+    rows, _ = list_audit(db, limit=10, before_id=None)
+    assert [r["target"] for r in rows] == ["recent"]

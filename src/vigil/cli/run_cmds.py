@@ -39,8 +39,16 @@ def _status_line(status: dict) -> str:
     )
 
 
-def run_until_stopped(config_path: Path, stop_at_end: bool, status_every_s: float = 2.0) -> int:
-    """Run the live pipeline until SIGINT/SIGTERM (or, for files, the end of every clip)."""
+def run_until_stopped(
+    config_path: Path,
+    stop_at_end: bool,
+    status_every_s: float = 2.0,
+    api: tuple[str, int] | None = None,
+) -> int:
+    """Run the live pipeline until SIGINT/SIGTERM (or, for files, the end of every clip).
+
+    ``api`` is (host, port) to also serve the REST API and console, or None.
+    """
     from vigil.pipeline.runner import LiveRunner
 
     try:
@@ -57,6 +65,12 @@ def run_until_stopped(config_path: Path, stop_at_end: bool, status_every_s: floa
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     tty = sys.stderr.isatty()
     runner.start()
+    api_handle = None
+    if api is not None:
+        from vigil.api.serve import start_for_runner
+
+        api_handle = start_for_runner(runner, config_path, api[0], api[1])
+        print(f"console and API on http://{api[0]}:{api[1]}/ (create a user with: vigil user add)", file=sys.stderr)
     last_line = 0.0
     try:
         while not stop.wait(0.2):
@@ -70,6 +84,8 @@ def run_until_stopped(config_path: Path, stop_at_end: bool, status_every_s: floa
         if tty:
             print(file=sys.stderr)
         print("stopping: ending open incidents and writing their clips...", file=sys.stderr, flush=True)
+        if api_handle is not None:
+            api_handle.stop()  # before the runner closes the store
         runner.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -78,7 +94,8 @@ def run_until_stopped(config_path: Path, stop_at_end: bool, status_every_s: floa
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end)
+    api = None if args.no_api else (args.host, args.port)
+    return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end, api=api)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -104,6 +121,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="watch the configured cameras until stopped (SIGINT/SIGTERM)")
     run.add_argument("-c", "--config", required=True, help="YAML configuration file")
     run.add_argument("--exit-at-end", action="store_true", help="stop when every (file) camera has ended")
+    run.add_argument("--no-api", action="store_true", help="do not serve the REST API and console")
+    run.add_argument("--host", default="127.0.0.1", help="API/console address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8080, help="API/console port (default 8080)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the incident pipeline on the bundled sample clip")

@@ -207,6 +207,9 @@ class RetentionConfig(_Strict):
         7, gt=0, title="Clips (days)", description="Redacted clips and snapshots are deleted after."
     )
     incidents_days: float = Field(90, gt=0, title="Incidents (days)", description="Incident rows are deleted after.")
+    audit_days: float = Field(
+        365, gt=0, title="Audit log (days)", description="Audit rows (who viewed or changed what) are deleted after."
+    )
     interval_s: float = Field(3600, gt=0, title="Run every (s)", description="How often the retention job runs.")
 
 

@@ -38,6 +38,7 @@ class RetentionReport:
     incidents_deleted: int = 0
     events_deleted: int = 0
     incidents_kept_pending: int = 0
+    audit_rows_deleted: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -167,7 +168,8 @@ def run_retention(
         nothing outside it is ever deleted.
     retention : RetentionConfig
         ``clips_days`` bounds evidence without an ``expires_at`` that says otherwise
-        and stray files; ``incidents_days`` bounds incidents (by their last event).
+        and stray files; ``incidents_days`` bounds incidents (by their last event);
+        ``audit_days`` bounds the audit log.
     now : datetime, optional
         Current time (tests pass one).
     """
@@ -178,6 +180,9 @@ def run_retention(
     if media_dir.is_dir():
         _orphans(store, media_dir, now - timedelta(days=retention.clips_days), report)
     _old_incidents(store, media_dir, now - timedelta(days=retention.incidents_days), report)
+    from vigil.storage.console import purge_audit  # the audit log has its own retention
+
+    report.audit_rows_deleted = purge_audit(store, now - timedelta(days=retention.audit_days))
     log.info(
         "retention: %d files (%d bytes) and %d incidents deleted, %d old incidents still delivering",
         report.files_deleted,
