@@ -33,9 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--password", required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
-    ap.add_argument("--width", type=int, default=1440)
-    ap.add_argument("--height", type=int, default=900)
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--height", type=int, default=800)
     ap.add_argument("--wait", type=float, default=1.5, help="seconds to let each page render")
+    ap.add_argument(
+        "--feed-state", default="", choices=["open", "ended", ""], help="feed filter for its shot ('' = all recent)"
+    )
+    ap.add_argument("--full-page", action="store_true", help="capture whole pages, not just the viewport")
     args = ap.parse_args(argv)
     if not Path(args.chromium).exists():
         print(f"no Chromium at {args.chromium} (apt-get install chromium; see .ci/services-web.sh)", file=sys.stderr)
@@ -73,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in pages:
             page.goto(base + path)
             settle(page, args.wait)
+            if name == "feed" and args.feed_state != "open":
+                page.select_option("#f-state", args.feed_state)  # the feed opens on open incidents only
+                settle(page, args.wait)
             target = args.out / f"{name}.png"
-            page.screenshot(path=str(target), full_page=True)
+            page.screenshot(path=str(target), full_page=args.full_page)
             print(target)
         ctx.close()
     return 0
