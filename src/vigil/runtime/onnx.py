@@ -93,6 +93,9 @@ def create_session(
     n_threads = threads if threads is not None else int(env_threads) if env_threads else 0
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
+    # Several sessions share the cores (faces, objects); idle pool threads must
+    # sleep, not spin, or they steal the CPU from the session that is running.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(model_arg, sess_options=options, providers=wanted)
     loaded = session.get_providers()
     if not loaded or loaded[0] != wanted[0]:
