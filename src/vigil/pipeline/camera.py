@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -146,7 +146,7 @@ class CameraPipeline:
             if event.state == "new":
                 snap, clip = self.recorder.start(event.incident_id, frame)
                 details = {**event.details, "snapshot": str(snap), "clip": str(clip)}
-                event = IncidentEvent(**{**event.__dict__, "details": details})
+                event = replace(event, details=details)
             out.append(event)
         return out
 

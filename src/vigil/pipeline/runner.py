@@ -103,6 +103,9 @@ class LiveRunner:
         self.delivery = DeliveryService(self.store, config.services)
         detector = build_detector(config.detector)
         self.pool = DetectorPool(detector)
+        # Evidence can be written before its incident row exists (different threads).
+        self._evidence_lock = threading.Lock()
+        self._unattached: dict[str, list[tuple[str, Path, int]]] = {}
         self.evidence = EvidenceWriter(Redactor(config.redaction, object_detector=detector), on_ready=self._evidence)
         self.retention = RetentionJob(self.store, self.media_dir, config.storage.retention)
         self.cameras = {cam.id: _Camera(self, cam) for cam in config.cameras if cam.enabled}
@@ -132,6 +135,8 @@ class LiveRunner:
             log.exception("storing event %s of incident %s failed", event.event_id, event.incident_id)
             return
         self.events += 1
+        if event.state == "new":
+            self._attach_parked(event.incident_id)
         self.delivery.wake(targets)
         for listener in self.listeners:
             try:
@@ -152,14 +157,21 @@ class LiveRunner:
             log.exception("recording status of camera %s failed", camera.id)
 
     def _evidence(self, incident_id: str, kind: str, path: Path, size: int) -> None:
-        expires = datetime.now(UTC) + timedelta(days=self.config.storage.retention.clips_days)
-        for _ in range(50):  # the incident row may still be in flight from the camera thread
+        """Register a written snapshot/clip; if its incident is not stored yet, park it for :meth:`publish`."""
+        with self._evidence_lock:
             try:
-                self.store.attach_evidence(incident_id, kind, str(path), size, expires)  # type: ignore[arg-type]
-                return
-            except KeyError:
-                time.sleep(0.1)
-        log.error("evidence %s for unknown incident %s", path, incident_id)
+                self._attach(incident_id, kind, path, size)
+            except KeyError:  # the camera thread has not stored the incident's first event yet
+                self._unattached.setdefault(incident_id, []).append((kind, path, size))
+
+    def _attach(self, incident_id: str, kind: str, path: Path, size: int) -> None:
+        expires = datetime.now(UTC) + timedelta(days=self.config.storage.retention.clips_days)
+        self.store.attach_evidence(incident_id, kind, str(path), size, expires)  # type: ignore[arg-type]
+
+    def _attach_parked(self, incident_id: str) -> None:
+        with self._evidence_lock:
+            for kind, path, size in self._unattached.pop(incident_id, []):
+                self._attach(incident_id, kind, path, size)
 
     def latest(self, camera_id: str) -> Frame | None:
         """The newest raw frame of a camera, for redacted snapshots and live view (never served raw)."""
