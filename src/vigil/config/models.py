@@ -15,9 +15,11 @@ from vigil.config.rules import RulesConfig
 from vigil.detection.config import ObjectDetectorConfig
 from vigil.redaction.config import RedactionConfig
 
-ZoneKind = Literal["roadway", "sidewalk", "tracks", "restricted", "crowd-area"]
+ZoneKind = Literal["roadway", "street", "crossing", "sidewalk", "tracks", "restricted", "crowd-area"]
+#: Zone kinds where vehicles drive: the vehicle rules (stopped, wrong way, congestion) and animals look at them.
+CARRIAGEWAY_KINDS: tuple[str, ...] = ("roadway", "street")
 IncidentType = Literal[
-    "stopped_vehicle", "wrong_way", "pedestrian", "collision", "fire", "smoke", "crowd", "congestion"
+    "stopped_vehicle", "wrong_way", "pedestrian", "animal", "collision", "fire", "smoke", "crowd", "congestion"
 ]
 INCIDENT_TYPES: tuple[str, ...] = IncidentType.__args__  # type: ignore[attr-defined]
 Point = tuple[float, float]
@@ -39,7 +41,13 @@ class ZoneConfig(_Strict):
 
     id: str = Field(min_length=1, title="Zone id", description="Unique within the camera.")
     kind: ZoneKind = Field(
-        title="Kind", description="What the area is: roadway, sidewalk, tracks, restricted, crowd-area."
+        title="Kind",
+        description="What the area is. roadway: a carriageway where people on foot are not expected (motorway, "
+        "expressway, tunnel, bridge); a person on foot there is an incident. street: an urban carriageway that "
+        "people cross on foot; only a person who is down, or who stays still on it, is an incident. crossing: a "
+        "pedestrian crossing inside a roadway, where people on foot are allowed. sidewalk: footway, verge. "
+        "tracks: rail tracks. restricted: any area closed to people. crowd-area: where crowd density is measured. "
+        "Vehicle rules and animals look at roadway and street zones.",
     )
     polygon: list[Point] = Field(
         min_length=3, title="Polygon", description="Corners as [x, y] in 0..1 of the frame width/height."
@@ -47,7 +55,8 @@ class ZoneConfig(_Strict):
     direction: Point | None = Field(
         None,
         title="Lane direction",
-        description="Roadway only: the direction traffic must move, as a vector [dx, dy] in image coordinates.",
+        description="Roadway and street only: the direction traffic must move, as a vector [dx, dy] in image "
+        "coordinates.",
     )
     area_m2: float | None = Field(
         None, gt=0, title="Area (m²)", description="Real ground area, for crowd density in people per m²."
@@ -61,8 +70,8 @@ class ZoneConfig(_Strict):
     @model_validator(mode="after")
     def _direction(self) -> ZoneConfig:
         if self.direction is not None:
-            if self.kind != "roadway":
-                raise ValueError("direction is only meaningful for roadway zones")
+            if self.kind not in CARRIAGEWAY_KINDS:
+                raise ValueError("direction is only meaningful for roadway and street zones")
             if self.direction[0] == 0 and self.direction[1] == 0:
                 raise ValueError("direction must not be the zero vector")
         return self

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vigil.config.models import CARRIAGEWAY_KINDS
 from vigil.config.rules import CongestionRule
 from vigil.incidents.types import Signal
 from vigil.rules.base import SPEED_WINDOW_S, FrameContext, union_box
@@ -41,7 +42,7 @@ class Congestion:
         self._state: dict[str, list[float | None]] = {}
 
     def update(self, ctx: FrameContext) -> list[Signal]:
-        zones = ctx.zones.of_kind("roadway")
+        zones = ctx.zones.of_kind(*CARRIAGEWAY_KINDS)
         if not zones:
             return []
         n = len(ctx.tracks)

@@ -13,7 +13,7 @@ detections into signals.
 
 from __future__ import annotations
 
-from vigil.config.models import CameraConfig
+from vigil.config.models import CARRIAGEWAY_KINDS, CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core.detections import Detections
 from vigil.incidents.types import Signal
@@ -39,9 +39,10 @@ def build_rules(camera: CameraConfig, rules: RulesConfig) -> list[Rule]:
     """
     cfg = rules.merged(camera.rules)
     kinds = {z.kind for z in camera.zones}
-    directed = any(z.kind == "roadway" and z.direction is not None for z in camera.zones)
+    carriageway = bool(kinds & set(CARRIAGEWAY_KINDS))
+    directed = any(z.kind in CARRIAGEWAY_KINDS and z.direction is not None for z in camera.zones)
     out: list[Rule] = []
-    if cfg.stopped_vehicle.enabled and "roadway" in kinds:
+    if cfg.stopped_vehicle.enabled and carriageway:
         out.append(StoppedVehicle(cfg.stopped_vehicle))
     if cfg.wrong_way.enabled and directed:
         out.append(WrongWay(cfg.wrong_way))
@@ -53,7 +54,7 @@ def build_rules(camera: CameraConfig, rules: RulesConfig) -> list[Rule]:
         out.append(FireSmoke(cfg.fire))
     if cfg.crowd.enabled and "crowd-area" in kinds:
         out.append(Crowd(cfg.crowd))
-    if cfg.congestion.enabled and "roadway" in kinds:
+    if cfg.congestion.enabled and carriageway:
         out.append(Congestion(cfg.congestion))
     return out
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vigil.config.models import CARRIAGEWAY_KINDS
 from vigil.config.rules import StoppedVehicleRule
 from vigil.incidents.types import Signal
 from vigil.rules.base import SPEED_WINDOW_S, FrameContext, prune, rename_keys
@@ -61,7 +62,7 @@ class StoppedVehicle:
                     state[1] = ctx.pts
                 elif ctx.pts - state[1] >= MOVING_GRACE_S:
                     del self._state[tid]
-        roads = ctx.zones.of_kind("roadway")
+        roads = ctx.zones.of_kind(*CARRIAGEWAY_KINDS)
         out: list[Signal] = []
         for i in np.flatnonzero(still).tolist():
             tid = int(ids[i])

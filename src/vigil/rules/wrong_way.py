@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from vigil.config.models import CARRIAGEWAY_KINDS
 from vigil.config.rules import WrongWayRule
 from vigil.incidents.types import Signal
 from vigil.rules.base import FrameContext
@@ -40,7 +41,7 @@ class WrongWay:
         self.windows: tuple[float, ...] = (cfg.window_s,)
 
     def update(self, ctx: FrameContext) -> list[Signal]:
-        zones = [z for z in ctx.zones.of_kind("roadway") if z.direction is not None]
+        zones = [z for z in ctx.zones.of_kind(*CARRIAGEWAY_KINDS) if z.direction is not None]
         if not zones or not ctx.tracked or len(ctx.tracks) == 0:
             return []
         vehicle = ctx.vehicle
