@@ -56,11 +56,15 @@ class Receiver:
 
     ``mode`` is ``"ok"`` (204), or an HTTP status to answer with (e.g. 503, 400).
     Each accepted delivery is appended to ``arrivals`` as the CloudEvent; failed
-    checks go to ``problems`` (the test asserts there are none).
+    checks go to ``problems`` (the test asserts there are none). With another
+    ``content_type`` (DATEX II, CAP) the body is not a CloudEvent: arrivals are
+    ``(headers, raw body)`` and only the signature, content type and event id
+    header are checked.
     """
 
-    def __init__(self, secret: str = SECRET) -> None:
+    def __init__(self, secret: str = SECRET, content_type: str = "application/cloudevents+json") -> None:
         self.secret = secret
+        self.content_type = content_type
         self.port = free_port()
         self.mode: str | int = "ok"
         self.requests = 0
@@ -106,7 +110,10 @@ class Receiver:
             if problems:
                 self.problems.extend(problems)
                 return 401
-            self.arrivals.append(json.loads(body))
+            cloudevents = self.content_type.startswith("application/cloudevents+json")
+            self.arrivals.append(
+                json.loads(body) if cloudevents else ({k.lower(): v for k, v in headers.items()}, body)
+            )
             return 204
 
     def _check(self, headers: dict[str, str], body: bytes) -> list[str]:
@@ -118,8 +125,11 @@ class Receiver:
             out.append("bad signature")
         if abs(time.time() - int(ts or 0)) > 300:
             out.append("stale timestamp")
-        if not h.get("content-type", "").startswith("application/cloudevents+json"):
+        if not h.get("content-type", "").startswith(self.content_type):
             out.append(f"content-type {h.get('content-type')}")
+        if not self.content_type.startswith("application/cloudevents+json"):
+            eid = h.get("x-vigil-event-id")
+            return out + ([] if eid and eid == h.get("idempotency-key") else ["event id headers"])
         ce = json.loads(body)
         data = ce.get("data", {})
         for key, want in (

@@ -341,7 +341,10 @@ class VigilConfig(_Strict):
         for route in self.routing:
             for service in datex.intersection(route.services):
                 for cam in self.cameras:
-                    if cam.location is None and (not route.cameras or cam.id in route.cameras):
+                    reachable = not route.cameras or cam.id in route.cameras
+                    if route.zones:
+                        reachable &= any(z.id in route.zones or f"{cam.id}/{z.id}" in route.zones for z in cam.zones)
+                    if cam.location is None and reachable:
                         raise ValueError(
                             f"service {service!r} receives DATEX II, which locates incidents by the camera's "
                             f"position, but camera {cam.id!r} has no location (add location: {{lat, lon}})"

@@ -166,13 +166,17 @@ class FormatContext:
 class Format:
     """A message format, chosen per service by ``name`` (see :data:`vigil.delivery.formats.FORMATS`).
 
-    Subclasses set ``name`` and implement :meth:`encode`; ``options`` is the
-    service's ``format`` block (``None`` for defaults).
+    Subclasses set ``name`` (and ``options_model``, the pydantic model of their
+    options) and implement :meth:`encode`; ``options`` is the service's
+    ``format`` block, a dict of the same, or ``None`` for the defaults.
     """
 
     name: ClassVar[str]
+    options_model: ClassVar[Any] = None
 
     def __init__(self, options: Any = None) -> None:
+        if self.options_model is not None and not isinstance(options, self.options_model):
+            options = self.options_model.model_validate({**dict(options or {}), "type": self.name})
         self.options = options
 
     def encode(self, payload: dict[str, Any], ctx: FormatContext) -> Message:

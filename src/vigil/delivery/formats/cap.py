@@ -141,9 +141,7 @@ def encode_alert(view: IncidentView, camera: CameraInfo, options: CapOptions) ->
 
 class CapFormat(Format):
     name = "cap"
-
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options or CapOptions(type="cap"))
+    options_model = CapOptions
 
     def encode(self, payload: dict[str, Any], ctx: FormatContext) -> Message:
         view = ctx.view(payload)

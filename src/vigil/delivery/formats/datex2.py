@@ -171,9 +171,7 @@ def publication(
 
 class Datex2Format(Format):
     name = "datex2"
-
-    def __init__(self, options: Any = None) -> None:
-        super().__init__(options or Datex2Options(type="datex2"))
+    options_model = Datex2Options
 
     def encode(self, payload: dict[str, Any], ctx: FormatContext) -> Message:
         view = ctx.view(payload)
