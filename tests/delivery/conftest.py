@@ -277,3 +277,74 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+# -- NATS with JetStream -------------------------------------------------------------------------------
+
+
+class NatsServer:
+    """Debian's nats-server on 127.0.0.1:<free port> with JetStream storing in a temporary folder.
+
+    :meth:`restart` keeps the port and the store folder, as a server restart in
+    production does, so streams and durable consumers survive it.
+    """
+
+    def __init__(self, exe: str) -> None:
+        self.exe = exe
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="vigil-nats-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = (self.dir / "nats.log").open("ab")
+        self.proc = subprocess.Popen(
+            [self.exe, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.dir / "store")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited: {self.log()}")
+            if "Server is ready" in self.log():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"nats-server did not get ready: {self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            self.proc.wait(15)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        (self.dir / "nats.log").write_text("")
+        self.start()
+
+    def log(self) -> str:
+        p = self.dir / "nats.log"
+        return p.read_text(errors="replace")[-3000:] if p.exists() else ""
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    pytest.importorskip("nats", reason="nats-py is not installed (pip install -e .[nats])")
+    exe = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+    if exe is None:
+        pytest.skip("nats-server not installed (apt-get install nats-server; .ci/services-db.sh)")
+    server = NatsServer(exe)
+    server.start()
+    yield server
+    server.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import socket
 import ssl
@@ -88,7 +89,7 @@ class NatsSender:
         self.on_available: Callable[[], None] | None = None  # set by the dispatcher
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._connecting: concurrent.futures.Future[Any] | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._nc: Any = None
         self._js: Any = None
         self._stream_ready = False
@@ -108,20 +109,27 @@ class NatsSender:
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name=f"vigil-nats-{self.service_id}", daemon=True)
         self._thread.start()
-        self._connecting = asyncio.run_coroutine_threadsafe(self._connect(), loop)
+        asyncio.run_coroutine_threadsafe(self._start_connecting(), loop).result(5.0)
+
+    async def _start_connecting(self) -> None:
+        self._connecting = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _shutdown(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        if self._nc is not None:
+            await self._nc.close()
 
     def close(self, timeout_s: float = 5.0) -> None:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._connecting is not None:
-            self._connecting.cancel()
-        if self._nc is not None:
-            fut = asyncio.run_coroutine_threadsafe(self._nc.close(), loop)
-            try:
-                fut.result(timeout_s)
-            except Exception as exc:  # noqa: BLE001 - best effort while closing
-                log.debug("closing NATS connection of %s: %s", self.service_id, exc)
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout_s)
+        except Exception as exc:  # noqa: BLE001 - best effort while closing
+            log.debug("closing NATS connection of %s: %s", self.service_id, exc)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout_s)
         loop.close()
