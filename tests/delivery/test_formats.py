@@ -343,3 +343,33 @@ def test_undescribable_event_is_dead_lettered_with_the_reason(store: Store) -> N
         assert receiver.requests == 0
     finally:
         receiver.stop()
+
+
+def test_every_delivery_setting_is_described() -> None:
+    """Strict schema: each field of the service, format, NATS, routing and feed settings has a title and description."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from vigil.config.models import RoutingRule, VigilConfig
+    from vigil.config.services import CapFormat, CloudEventsFormat, Datex2Format, EventFormat, FeedsConfig, NatsTarget
+
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        assert model.model_config.get("extra") == "forbid", model.__name__
+        for name, field in model.model_fields.items():
+            assert field.title and field.description, f"{model.__name__}.{name}"
+            for arg in typing.get_args(field.annotation) or (field.annotation,):
+                for inner in typing.get_args(arg) or (arg,):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel):
+                        walk(inner)
+
+    for model in (ServiceConfig, RoutingRule, FeedsConfig, NatsTarget, CapFormat, Datex2Format, CloudEventsFormat):
+        walk(model)
+    walk(EventFormat)
+    assert {CapFormat, Datex2Format, NatsTarget, WebhookTarget} <= seen
+    assert "feeds" in VigilConfig.model_fields
