@@ -148,9 +148,9 @@ def test_sigterm_ends_open_incidents_and_exits_cleanly(tmp_path: Path, vigil_pro
 
 @pytest.mark.slow
 def test_demo_runs_the_bundled_clip_to_the_end(tmp_path: Path, vigil_procs: list[Vigil]) -> None:
-    """``vigil demo -o DIR`` is the first thing a newcomer runs: it must finish on its own and show incidents."""
+    """``vigil demo --no-serve -o DIR`` (what CI runs) must finish on its own and show incidents."""
     out = tmp_path / "demo-out"
-    vigil = Vigil(["demo", "-o", str(out)], tmp_path)
+    vigil = Vigil(["demo", "--no-serve", "-o", str(out)], tmp_path)
     vigil_procs.append(vigil)
     code = vigil.finish(timeout=400)
     assert code == 0, vigil.err

@@ -56,11 +56,15 @@ class Receiver:
 
     ``mode`` is ``"ok"`` (204), or an HTTP status to answer with (e.g. 503, 400).
     Each accepted delivery is appended to ``arrivals`` as the CloudEvent; failed
-    checks go to ``problems`` (the test asserts there are none).
+    checks go to ``problems`` (the test asserts there are none). With another
+    ``content_type`` (DATEX II, CAP) the body is not a CloudEvent: arrivals are
+    ``(headers, raw body)`` and only the signature, content type and event id
+    header are checked.
     """
 
-    def __init__(self, secret: str = SECRET) -> None:
+    def __init__(self, secret: str = SECRET, content_type: str = "application/cloudevents+json") -> None:
         self.secret = secret
+        self.content_type = content_type
         self.port = free_port()
         self.mode: str | int = "ok"
         self.requests = 0
@@ -106,7 +110,10 @@ class Receiver:
             if problems:
                 self.problems.extend(problems)
                 return 401
-            self.arrivals.append(json.loads(body))
+            cloudevents = self.content_type.startswith("application/cloudevents+json")
+            self.arrivals.append(
+                json.loads(body) if cloudevents else ({k.lower(): v for k, v in headers.items()}, body)
+            )
             return 204
 
     def _check(self, headers: dict[str, str], body: bytes) -> list[str]:
@@ -118,8 +125,11 @@ class Receiver:
             out.append("bad signature")
         if abs(time.time() - int(ts or 0)) > 300:
             out.append("stale timestamp")
-        if not h.get("content-type", "").startswith("application/cloudevents+json"):
+        if not h.get("content-type", "").startswith(self.content_type):
             out.append(f"content-type {h.get('content-type')}")
+        if not self.content_type.startswith("application/cloudevents+json"):
+            eid = h.get("x-vigil-event-id")
+            return out + ([] if eid and eid == h.get("idempotency-key") else ["event id headers"])
         ce = json.loads(body)
         data = ce.get("data", {})
         for key, want in (
@@ -267,3 +277,74 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+# -- NATS with JetStream -------------------------------------------------------------------------------
+
+
+class NatsServer:
+    """Debian's nats-server on 127.0.0.1:<free port> with JetStream storing in a temporary folder.
+
+    :meth:`restart` keeps the port and the store folder, as a server restart in
+    production does, so streams and durable consumers survive it.
+    """
+
+    def __init__(self, exe: str) -> None:
+        self.exe = exe
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="vigil-nats-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = (self.dir / "nats.log").open("ab")
+        self.proc = subprocess.Popen(
+            [self.exe, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.dir / "store")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited: {self.log()}")
+            if "Server is ready" in self.log():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"nats-server did not get ready: {self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            self.proc.wait(15)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        (self.dir / "nats.log").write_text("")
+        self.start()
+
+    def log(self) -> str:
+        p = self.dir / "nats.log"
+        return p.read_text(errors="replace")[-3000:] if p.exists() else ""
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    pytest.importorskip("nats", reason="nats-py is not installed (pip install -e .[nats])")
+    exe = shutil.which("nats-server") or ("/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None)
+    if exe is None:
+        pytest.skip("nats-server not installed (apt-get install nats-server; .ci/services-db.sh)")
+    server = NatsServer(exe)
+    server.start()
+    yield server
+    server.close()

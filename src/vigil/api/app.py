@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from vigil import __version__
-from vigil.api import routes_auth, routes_cameras, routes_incidents, routes_system
+from vigil.api import routes_auth, routes_cameras, routes_feeds, routes_incidents, routes_system
 from vigil.api.auth import authenticated
 from vigil.api.context import ApiContext, ApiSettings, FrameTap
 from vigil.api.events import Broadcaster, poll_store
@@ -89,7 +89,7 @@ def create_app(
     )
     app.state.vigil = ctx
     app.state.broadcaster = broadcaster
-    for module in (routes_auth, routes_incidents, routes_cameras):
+    for module in (routes_auth, routes_incidents, routes_cameras, routes_feeds):
         app.include_router(module.router)
     app.include_router(routes_system.public)
     app.include_router(routes_system.router)

@@ -1,4 +1,4 @@
-"""``vigil run`` and ``vigil demo``: the live pipeline with a status line."""
+"""``vigil run``: the live pipeline with a status line (``vigil demo`` is in :mod:`vigil.cli.demo_cmds`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from vigil.config import ConfigError, load_config
+from vigil.config import ConfigError, VigilConfig, load_config
 from vigil.incidents.types import IncidentEvent
 
 
@@ -44,18 +45,24 @@ def run_until_stopped(
     stop_at_end: bool,
     status_every_s: float = 2.0,
     api: tuple[str, int] | None = None,
+    *,
+    config: VigilConfig | None = None,
+    on_serving: Callable[[str], None] | None = None,
 ) -> int:
     """Run the live pipeline until SIGINT/SIGTERM (or, for files, the end of every clip).
 
-    ``api`` is (host, port) to also serve the REST API and console, or None.
+    ``api`` is (host, port) to also serve the REST API and console, or None;
+    ``on_serving`` is told its URL (by default a hint about ``vigil user add`` is
+    printed). ``config`` is ``config_path`` already loaded, if the caller has it.
     """
     from vigil.pipeline.runner import LiveRunner
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    if config is None:
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
     runner = LiveRunner(config, listeners=[_print_event])
     stop = threading.Event()
 
@@ -66,13 +73,24 @@ def run_until_stopped(
     tty = sys.stderr.isatty()
     runner.start()
     api_handle = None
-    if api is not None:
-        from vigil.api.serve import start_for_runner
-
-        api_handle = start_for_runner(runner, config_path, api[0], api[1])
-        print(f"console and API on http://{api[0]}:{api[1]}/ (create a user with: vigil user add)", file=sys.stderr)
     last_line = 0.0
+    code = 0
     try:
+        if api is not None:
+            from vigil.api.serve import start_for_runner
+
+            try:
+                api_handle = start_for_runner(runner, config_path, api[0], api[1])
+            except (RuntimeError, OSError) as exc:
+                print(f"cannot serve the console on {api[0]}:{api[1]} ({exc}); is the port in use?", file=sys.stderr)
+                code = 2
+                stop.set()
+            else:
+                url = f"http://{api[0]}:{api[1]}/"
+                if on_serving is not None:
+                    on_serving(url)
+                else:
+                    print(f"console and API on {url} (create a user with: vigil user add)", file=sys.stderr)
         while not stop.wait(0.2):
             if stop_at_end and runner.finished():
                 break
@@ -90,31 +108,12 @@ def run_until_stopped(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(_status_line(runner.status()), file=sys.stderr)
-    return 0
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     api = None if args.no_api else (args.host, args.port)
     return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end, api=api)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    import os
-
-    from vigil.assets import DEMO_CONFIG
-
-    if args.output is not None:
-        os.environ["VIGIL_DEMO_DIR"] = args.output
-    else:
-        os.environ.setdefault("VIGIL_DEMO_DIR", "vigil-demo-output")
-    print(f"Vigil demo: {DEMO_CONFIG.parent / 'one-by-one-person-detection.mp4'} with zones from {DEMO_CONFIG}")
-    code = run_until_stopped(DEMO_CONFIG, stop_at_end=True)
-    if code == 0:
-        media = Path(os.environ["VIGIL_DEMO_DIR"]) / "media"
-        clips = sorted(media.rglob("*.mp4"))
-        print(f"{len(clips)} redacted incident clip(s) and their snapshots are in {media.resolve()}")
-        print(f"incidents are stored in {Path(os.environ['VIGIL_DEMO_DIR']).resolve() / 'vigil.db'}")
-    return code
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -125,7 +124,3 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--host", default="127.0.0.1", help="API/console address (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=8080, help="API/console port (default 8080)")
     run.set_defaults(func=cmd_run)
-
-    demo = sub.add_parser("demo", help="run the incident pipeline on the bundled sample clip")
-    demo.add_argument("-o", "--output", help="folder for the database and clips (default vigil-demo-output)")
-    demo.set_defaults(func=cmd_demo)

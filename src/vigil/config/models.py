@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigil.config.rules import RulesConfig
+from vigil.config.services import FeedsConfig, FormatConfig, NatsTarget
 from vigil.detection.config import ObjectDetectorConfig
 from vigil.redaction.config import RedactionConfig
 
@@ -184,22 +185,62 @@ class MqttTarget(_Strict):
 
 
 class ServiceConfig(_Strict):
-    """A service that must act on incidents (traffic control, fire, ambulance...)."""
+    """A service that must act on incidents (traffic control, fire, ambulance...).
+
+    One transport (``webhook``, ``mqtt`` or ``nats``) and one message ``format``,
+    chosen independently: e.g. DATEX II over a webhook for a traffic management
+    centre, CAP over a webhook for the fire brigade.
+    """
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", title="Service id", description="Unique id.")
     name: str = Field("", title="Name", description="Human-readable name.")
-    webhook: WebhookTarget | None = Field(None, title="Webhook", description="Deliver over HTTP.")
+    webhook: WebhookTarget | None = Field(None, title="Webhook", description="Deliver over HTTP POST.")
     mqtt: MqttTarget | None = Field(None, title="MQTT", description="Deliver over MQTT.")
+    nats: NatsTarget | None = Field(None, title="NATS", description="Deliver to a NATS JetStream stream.")
+    format: FormatConfig | None = Field(
+        None,
+        title="Format",
+        description=(
+            "Message format: cloudevents, event, datex2 or cap, as a name or {type: NAME, ...options}. "
+            "Default: cloudevents for webhook and nats, event for mqtt."
+        ),
+    )
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_by_name(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _one_target(self) -> ServiceConfig:
-        if (self.webhook is None) == (self.mqtt is None):
-            raise ValueError("a service needs exactly one of webhook or mqtt")
+        given = [n for n in TRANSPORTS if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a service needs exactly one of {', '.join(TRANSPORTS)} (got {len(given) or 'none'})")
         return self
+
+    @property
+    def transport(self) -> str:
+        """The name of the configured transport (``webhook``, ``mqtt`` or ``nats``)."""
+        return next(n for n in TRANSPORTS if getattr(self, n) is not None)
+
+    @property
+    def target(self) -> WebhookTarget | MqttTarget | NatsTarget:
+        """The configured transport's settings."""
+        return getattr(self, self.transport)
+
+    @property
+    def format_name(self) -> str:
+        """The message format, with the transport's default filled in."""
+        if self.format is not None:
+            return self.format.type
+        return "event" if self.transport == "mqtt" else "cloudevents"
+
+
+TRANSPORTS: tuple[str, ...] = ("webhook", "mqtt", "nats")
 
 
 class RoutingRule(_Strict):
-    """Which incident types go to which services."""
+    """Which incidents go to which services: by type, severity, camera and zone."""
 
     types: list[IncidentType | Literal["*"]] = Field(
         min_length=1, title="Incident types", description="Types routed by this rule; '*' for all."
@@ -207,6 +248,14 @@ class RoutingRule(_Strict):
     services: list[str] = Field(min_length=1, title="Services", description="Service ids that receive them.")
     min_severity: int = Field(1, ge=1, le=5, title="Minimum severity", description="Lower severities are not sent.")
     cameras: list[str] | None = Field(None, title="Cameras", description="Only these cameras; empty for all.")
+    zones: list[str] | None = Field(
+        None,
+        title="Zones",
+        description=(
+            "Only incidents in these zones, as 'zone-id' (that zone id on any camera) or 'camera-id/zone-id'; "
+            "empty for all. Incidents without a zone (collision, fire, smoke) never match a zone filter."
+        ),
+    )
 
 
 class RetentionConfig(_Strict):
@@ -262,6 +311,9 @@ class VigilConfig(_Strict):
     redaction: RedactionConfig = Field(
         default_factory=RedactionConfig, title="Redaction", description="Faces, heads and plates to obscure."
     )
+    feeds: FeedsConfig = Field(
+        default_factory=FeedsConfig, title="Feeds", description="The DATEX II and CAP pull feeds of the API."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> VigilConfig:
@@ -280,12 +332,32 @@ class VigilConfig(_Strict):
             bad_cams = [c for c in route.cameras or [] if c not in cams]
             if bad_cams:
                 raise ValueError(f"routing[{i}] names unknown camera(s): {', '.join(bad_cams)}")
+            zones = {ref for c in self.cameras for z in c.zones for ref in (z.id, f"{c.id}/{z.id}")}
+            bad_zones = [z for z in route.zones or [] if z not in zones]
+            if bad_zones:
+                raise ValueError(f"routing[{i}] names unknown zone(s): {', '.join(bad_zones)}")
+        self._located_for_datex2()
         for cam in self.cameras:
             try:
                 self.rules.merged(cam.rules)
             except ValueError as exc:
                 raise ValueError(f"camera {cam.id!r} rule overrides are invalid: {exc}") from exc
         return self
+
+    def _located_for_datex2(self) -> None:
+        """DATEX II locates every record by the camera's lat/lon: cameras routed to such a service need one."""
+        datex = {s.id for s in self.services if s.format_name == "datex2"}
+        for route in self.routing:
+            for service in datex.intersection(route.services):
+                for cam in self.cameras:
+                    reachable = not route.cameras or cam.id in route.cameras
+                    if route.zones:
+                        reachable &= any(z.id in route.zones or f"{cam.id}/{z.id}" in route.zones for z in cam.zones)
+                    if cam.location is None and reachable:
+                        raise ValueError(
+                            f"service {service!r} receives DATEX II, which locates incidents by the camera's "
+                            f"position, but camera {cam.id!r} has no location (add location: {{lat, lon}})"
+                        )
 
     def camera_rules(self, camera_id: str) -> RulesConfig:
         cam = next(c for c in self.cameras if c.id == camera_id)

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from vigil.config.models import ServiceConfig
+from vigil.config.models import CameraConfig, ServiceConfig
 from vigil.delivery.base import Backoff, DeliveryResult, Outcome, Sender
+from vigil.delivery.formats import FormatContext, FormatError, build_format
 from vigil.delivery.mqtt import MqttSender
 from vigil.delivery.webhook import WebhookSender
 from vigil.storage.records import OutboxItem
@@ -152,6 +153,9 @@ class Dispatcher:
     def _attempt(self, item: OutboxItem) -> DeliveryResult:
         try:
             return self.sender.send(item)
+        except FormatError as exc:
+            # The format cannot express this event (e.g. no camera position): resending cannot help.
+            return DeliveryResult(Outcome.DEAD, f"cannot encode event: {exc}")
         except Exception as exc:
             # A transport bug must not kill the thread (and with it all deliveries).
             log.exception("dispatcher %s: sending %s failed", self.target, item.event_id)
@@ -188,11 +192,25 @@ class Dispatcher:
 SenderFactory = Callable[[ServiceConfig], Sender]
 
 
-def default_sender(service: ServiceConfig) -> Sender:
-    if service.webhook is not None:
-        return WebhookSender(service.webhook)
-    assert service.mqtt is not None
-    return MqttSender(service.id, service.mqtt)
+def _nats_sender(service: ServiceConfig, **kw: object) -> Sender:
+    from vigil.delivery.jetstream import NatsSender  # nats-py is optional (vigil[nats])
+
+    assert service.nats is not None
+    return NatsSender(service.id, service.nats, **kw)  # type: ignore[arg-type]
+
+
+# transport name -> builder(service, format=..., context=...); the service's format is chosen by name.
+TRANSPORTS: dict[str, Callable[..., Sender]] = {
+    "webhook": lambda service, **kw: WebhookSender(service.webhook, **kw),
+    "mqtt": lambda service, **kw: MqttSender(service.id, service.mqtt, **kw),
+    "nats": _nats_sender,
+}
+
+
+def default_sender(service: ServiceConfig, context: FormatContext | None = None) -> Sender:
+    """The transport of ``service`` with its format; ``context`` gives formats camera positions and history."""
+    fmt = build_format(service.format_name, service.format)
+    return TRANSPORTS[service.transport](service, format=fmt, context=context or FormatContext())
 
 
 class DeliveryService:
@@ -205,6 +223,8 @@ class DeliveryService:
         ``VigilConfig.services``; one dispatcher (thread) each.
     sender_factory : callable, optional
         Builds a transport for a service (tests tune timeouts through it).
+    cameras : list of CameraConfig, optional
+        ``VigilConfig.cameras``: positions and names for the DATEX II and CAP formats.
     **dispatcher_kwargs
         ``backoff``, ``outage_backoff``, ``poll_s``, ``batch`` for every dispatcher;
         ``max_attempts`` comes from each service's target.
@@ -215,20 +235,21 @@ class DeliveryService:
         store: Store,
         services: Sequence[ServiceConfig],
         *,
-        sender_factory: SenderFactory = default_sender,
+        sender_factory: SenderFactory | None = None,
+        cameras: Sequence[CameraConfig] = (),
         **dispatcher_kwargs: object,
     ) -> None:
         self.store = store
         self.services = list(services)
+        self.context = FormatContext.build(cameras, store)
         self.dispatchers: dict[str, Dispatcher] = {}
         for service in self.services:
-            target = service.webhook or service.mqtt
-            assert target is not None
+            sender = sender_factory(service) if sender_factory else default_sender(service, self.context)
             self.dispatchers[service.id] = Dispatcher(
                 store,
                 service.id,
-                sender_factory(service),
-                max_attempts=target.max_attempts,
+                sender,
+                max_attempts=service.target.max_attempts,
                 **dispatcher_kwargs,  # type: ignore[arg-type]
             )
 
@@ -258,10 +279,11 @@ class DeliveryService:
                 d.wake()
 
     def publish_camera_status(self, camera_id: str, online: bool) -> None:
-        """Tell MQTT services a camera went online/offline (retained topic)."""
+        """Tell the transports that publish camera status (MQTT, retained topic) a camera went online/offline."""
         for d in self.dispatchers.values():
-            if isinstance(d.sender, MqttSender):
-                d.sender.set_camera_status(camera_id, online)
+            publish = getattr(d.sender, "set_camera_status", None)
+            if publish is not None:
+                publish(camera_id, online)
 
     def pending_counts(self) -> dict[str, int]:
         """Backlog per configured service, zeros included (for metrics)."""

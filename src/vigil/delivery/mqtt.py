@@ -2,10 +2,11 @@
 
 Topics under the service's ``topic_prefix`` (``vigil`` by default):
 
-- ``<prefix>/events`` and ``<prefix>/events/<type>``: every event, JSON of
-  ``IncidentEvent.to_dict()`` (``event_id`` is the idempotency key, ``state`` is
-  new / update / end). An event counts as delivered only when the broker has
-  acknowledged (PUBACK) both publishes.
+- ``<prefix>/events`` and ``<prefix>/events/<type>``: every event in the
+  service's format, by default the JSON of ``IncidentEvent.to_dict()``
+  (``event_id`` is the idempotency key, ``state`` is new / update / end). An
+  event counts as delivered only when the broker has acknowledged (PUBACK) both
+  publishes.
 - ``<prefix>/cameras/<camera_id>/status``: ``online`` / ``offline``, retained.
 - ``<prefix>/available``: ``online``, retained, set on every connect; the
   connection's last will sets ``offline`` if Vigil dies or loses the network
@@ -19,7 +20,6 @@ instead of queueing duplicates inside paho.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import threading
@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 
 from vigil.config.models import MqttTarget
 from vigil.delivery.base import DELIVERED, DeliveryResult, Outcome
+from vigil.delivery.formats import EventFormat, Format, FormatContext
 from vigil.storage.records import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ class MqttSender:
     keepalive_s : int
         MQTT keepalive; the broker publishes the last will after 1.5x this without
         traffic from a Vigil that vanished without closing its connection.
+    format : Format, optional
+        What each message is (the plain event JSON by default).
+    context : FormatContext, optional
+        Camera positions and incident history for formats that need them.
     """
 
     def __init__(
@@ -67,8 +72,12 @@ class MqttSender:
         publish_timeout_s: float = 10.0,
         reconnect_delay: tuple[int, int] = (1, 30),
         keepalive_s: int = 30,
+        format: Format | None = None,
+        context: FormatContext | None = None,
     ) -> None:
         self.service_id = service_id
+        self.format = format or EventFormat()
+        self.context = context or FormatContext()
         self.target = target
         self.prefix = target.topic_prefix.rstrip("/")
         self.publish_timeout_s = publish_timeout_s
@@ -148,7 +157,7 @@ class MqttSender:
     def send(self, item: OutboxItem) -> DeliveryResult:
         if not self.connected:
             return DeliveryResult(Outcome.UNAVAILABLE, "not connected to the MQTT broker")
-        payload = json.dumps(item.payload, ensure_ascii=False, separators=(",", ":"))
+        payload = self.format.encode(item.payload, self.context).body
         topics = [self.topic("events"), self.topic("events", _segment(str(item.payload.get("type", "unknown"))))]
         infos = [self._client.publish(t, payload, qos=1) for t in topics]
         deadline = time.monotonic() + self.publish_timeout_s

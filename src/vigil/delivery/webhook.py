@@ -1,13 +1,17 @@
-"""Webhook delivery: CloudEvents 1.0 (structured JSON) over HTTP POST, HMAC-signed.
+"""Webhook delivery: the service's format over HTTP POST, HMAC-signed.
 
 Wire format
 -----------
-Body (``Content-Type: application/cloudevents+json; charset=utf-8``)::
+Body: the service's format (:mod:`vigil.delivery.formats`), by default
+CloudEvents 1.0 structured JSON (``Content-Type: application/cloudevents+json; charset=utf-8``)::
 
     {"specversion": "1.0", "id": <event_id>, "source": "/vigil/cameras/<camera_id>",
      "type": "org.vigil.incident.<state>",          # new | update | end
      "subject": <incident_id>, "time": <wall_time, RFC 3339>,
      "datacontenttype": "application/json", "data": IncidentEvent.to_dict()}
+
+or a DATEX II v3 publication (``application/xml``), a CAP 1.2 alert
+(``application/cap+xml``) or the bare event JSON.
 
 Headers: ``X-Vigil-Event-Id`` and ``Idempotency-Key`` (both the event id:
 delivery is at-least-once, receivers de-duplicate on it), ``X-Vigil-Timestamp``
@@ -27,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from email.utils import parsedate_to_datetime
@@ -37,34 +40,24 @@ import httpx
 
 from vigil.config.models import WebhookTarget
 from vigil.delivery.base import DELIVERED, DeliveryResult, Outcome
+from vigil.delivery.formats import CloudEventsFormat, Format, FormatContext, to_cloudevent
+from vigil.delivery.formats.cloudevents import CLOUDEVENTS_CONTENT_TYPE, TYPE_PREFIX, encode_json
 from vigil.storage.records import OutboxItem
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
-TYPE_PREFIX = "org.vigil.incident."
+CONTENT_TYPE = CLOUDEVENTS_CONTENT_TYPE
 SIGNATURE_HEADER = "X-Vigil-Signature"
 TIMESTAMP_HEADER = "X-Vigil-Timestamp"
 EVENT_ID_HEADER = "X-Vigil-Event-Id"
 RETRYABLE_4XX = frozenset({408, 429})
 
 
-def to_cloudevent(payload: dict[str, Any]) -> dict[str, Any]:
-    """Wrap an ``IncidentEvent.to_dict()`` payload in a CloudEvents 1.0 envelope."""
-    return {
-        "specversion": "1.0",
-        "id": payload["event_id"],
-        "source": f"/vigil/cameras/{payload['camera_id']}",
-        "type": TYPE_PREFIX + payload["state"],
-        "subject": payload["incident_id"],
-        "time": payload["wall_time"],
-        "datacontenttype": "application/json",
-        "data": payload,
-    }
+__all__ = ["CONTENT_TYPE", "TYPE_PREFIX", "WebhookSender", "encode", "sign", "to_cloudevent", "verify_signature"]
 
 
 def encode(cloudevent: dict[str, Any]) -> bytes:
-    return json.dumps(cloudevent, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return encode_json(cloudevent)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -114,10 +107,23 @@ class WebhookSender:
     target : WebhookTarget
     client : httpx.Client, optional
         Injected for tests; by default one pooled client per target.
+    format : Format, optional
+        What the body is (CloudEvents by default).
+    context : FormatContext, optional
+        Camera positions and incident history for formats that need them.
     """
 
-    def __init__(self, target: WebhookTarget, *, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        target: WebhookTarget,
+        *,
+        client: httpx.Client | None = None,
+        format: Format | None = None,
+        context: FormatContext | None = None,
+    ) -> None:
         self.target = target
+        self.format = format or CloudEventsFormat()
+        self.context = context or FormatContext()
         self._client = client
         self._own_client = client is None
 
@@ -132,12 +138,13 @@ class WebhookSender:
 
     def request(self, item: OutboxItem, timestamp: str | None = None) -> tuple[dict[str, str], bytes]:
         """Headers and body for one attempt (public so receivers' tests can reuse it)."""
-        body = encode(to_cloudevent(item.payload))
+        message = self.format.encode(item.payload, self.context)
+        body = message.body
         ts = timestamp or str(int(time.time()))
         headers = dict(self.target.headers)  # ours below win over configured extras
         headers.update(
             {
-                "Content-Type": CONTENT_TYPE,
+                "Content-Type": message.content_type,
                 EVENT_ID_HEADER: item.event_id,
                 "Idempotency-Key": item.event_id,
                 TIMESTAMP_HEADER: ts,

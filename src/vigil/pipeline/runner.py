@@ -100,7 +100,7 @@ class LiveRunner:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         _prepare_sqlite(config.storage.database_url)
         self.store = Store(config.storage.database_url)
-        self.delivery = DeliveryService(self.store, config.services)
+        self.delivery = DeliveryService(self.store, config.services, cameras=config.cameras)
         detector = build_detector(config.detector)
         self.pool = DetectorPool(detector)
         # Evidence can be written before its incident row exists (different threads).
