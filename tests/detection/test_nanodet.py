@@ -53,9 +53,27 @@ def test_finds_cars_at_an_intersection(shared_data, nanodet):
     assert (found.xyxy[:, 2] <= image.shape[1]).all() and (found.xyxy[:, 3] <= image.shape[0]).all()
 
 
-def test_batch_equals_single(shared_data, nanodet):
+def test_a_batch_runs_in_one_session_call_and_equals_each_image_alone(shared_data, nanodet):
+    video = shared_data / "opencv_vtest" / "vtest.avi"
+    images = [frame_at(video, 5), frame_at(video, 60), frame_at(video, 5)[::-1].copy()]  # distinct, one size
+    singles = [nanodet.detect(im) for im in images]
+    calls = []
+    real_run = nanodet._session.run
+    nanodet._session.run = lambda *a, **kw: calls.append(a[1]["input"].shape) or real_run(*a, **kw)
+    try:
+        batch = nanodet.detect_batch(images)
+    finally:
+        nanodet._session.run = real_run
+    assert len(calls) == 1 and calls[0][:2] == (3, 3)  # one call, batch of three
+    assert [len(b) for b in batch] == [len(s) for s in singles] and len(singles[0]) != len(singles[1])
+    for b, s in zip(batch, singles, strict=True):
+        np.testing.assert_allclose(b.xyxy, s.xyxy, atol=1e-3)
+        np.testing.assert_allclose(b.confidence, s.confidence, atol=1e-4)
+
+
+def test_images_of_different_sizes_in_one_batch_keep_their_own_coordinates(shared_data, nanodet):
     image = frame_at(shared_data / "opencv_vtest" / "vtest.avi", 5)
-    single = nanodet.detect(image)
-    batch = nanodet.detect_batch([image, image])
-    assert len(batch) == 2
-    np.testing.assert_allclose(batch[1].xyxy, single.xyxy, atol=1e-3)
+    half = image[::2, ::2].copy()
+    big, small = nanodet.detect_batch([image, half])
+    assert (big.xyxy[:, 2] <= image.shape[1]).all() and (small.xyxy[:, 2] <= half.shape[1]).all()
+    assert big.xyxy[:, 3].max() > half.shape[0]  # the full-size frame's boxes were not scaled to the half one

@@ -61,6 +61,7 @@ class NanoDet:
         # A model with free input dims is fed the smallest multiple-of-32 canvas
         # that holds the letterboxed frame (416x256 for 16:9), not a 416 square.
         self._dynamic = not all(isinstance(d, int) for d in shape_hw)
+        self._batched = not isinstance(inp.shape[0], int)  # a model exported with batch 1 runs frames one by one
         self.width, self.height = self.config.input_size or (
             (416, 416) if self._dynamic else (shape_hw[1], shape_hw[0])
         )
@@ -106,19 +107,33 @@ class NanoDet:
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """Detect in several images; runs them one by one (the export has batch 1)."""
-        results = []
-        for image in images:
-            w, h = self.input_size_for(image.shape[1], image.shape[0])
-            x, resize = self._preprocess(image, w, h)
-            outs = self._session.run(self._score_out + self._dist_out, {self._input: x[None]})
-            k = len(self._score_out)
-            scores = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[:k]])
-            dists = np.concatenate([o.reshape(-1, o.shape[-1]) for o in outs[k:]])
+    def detect_batch(self, images: Sequence[np.ndarray], max_batch: int = 8) -> list[Detections]:
+        """Detect in several images; images that share an input size run as one batch.
+
+        The model has a free batch axis (``tools/convert_nanodet/make_dynamic.py``),
+        so frames of one size from several cameras, or the detail windows of one
+        frame, cost one session call.
+        """
+        results: list[Detections | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            groups.setdefault(self.input_size_for(image.shape[1], image.shape[0]), []).append(i)
+        k = len(self._score_out)
+        for (w, h), members in groups.items():
             centres, strides = self._priors_for(w, h)
-            results.append(self._postprocess(scores, dists, centres, strides, resize, image.shape[1], image.shape[0]))
-        return results
+            for start in range(0, len(members), max_batch if self._batched else 1):
+                chunk = members[start : start + (max_batch if self._batched else 1)]
+                prepared = [self._preprocess(images[i], w, h) for i in chunk]
+                x = np.stack([p[0] for p in prepared])
+                outs = self._session.run(self._score_out + self._dist_out, {self._input: x})
+                for j, i in enumerate(chunk):
+                    scores = np.concatenate([o[j].reshape(-1, o.shape[-1]) for o in outs[:k]])
+                    dists = np.concatenate([o[j].reshape(-1, o.shape[-1]) for o in outs[k:]])
+                    image = images[i]
+                    results[i] = self._postprocess(
+                        scores, dists, centres, strides, prepared[j][1], image.shape[1], image.shape[0]
+                    )
+        return results  # type: ignore[return-value]
 
     def _postprocess(
         self,
