@@ -106,7 +106,7 @@ def test_pedestrian_incidents_are_the_people_who_walk_on_the_path(run: Run, gt: 
         assert overlap.max(initial=0) >= 0.4, f"incident at {pts:.1f} s, box {event.bbox}: no annotated person there"
         found.add(int(ids[overlap.argmax()]))
     assert len(found & entering) >= 0.8 * len(entering), sorted(entering - found)
-    ended = {e.incident_id for _, e in run.events if e.state == "end"}
+    ended = {e.incident_id for _, e in run.events if e.state == "end" and e.type == "pedestrian"}
     assert {e.incident_id for _, e in incidents} == ended
 
 

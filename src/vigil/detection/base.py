@@ -35,6 +35,10 @@ class Detector(Protocol):
         """Detect objects in several images (batched when the model allows)."""
         ...
 
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (w, h) a frame of this size is fitted into (windows at native resolution use it)."""
+        ...
+
 
 DetectorFactory = Callable[["ObjectDetectorConfig"], Detector]
 _REGISTRY: dict[str, DetectorFactory] = {}

@@ -18,4 +18,27 @@ COCO80: tuple[str, ...] = (
 PERSON_CLASSES: frozenset[str] = frozenset({"person"})
 # Riders are people too: their heads are redacted from the person box, not from these.
 VEHICLE_CLASSES: frozenset[str] = frozenset({"car", "motorcycle", "bus", "truck"})
+# Animals that can stray onto a road (birds fly off and are left out).
+ANIMAL_CLASSES: frozenset[str] = frozenset(
+    {"cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
+)
 ROAD_USER_CLASSES: frozenset[str] = frozenset({"person", "bicycle", *VEHICLE_CLASSES})
+#: What the pipeline keeps of a detector's output: road users and animals on the road.
+TRACKED_CLASSES: frozenset[str] = ROAD_USER_CLASSES | ANIMAL_CLASSES
+
+#: Classes a detector confuses for one object (a car called truck in one frame, bus in the next; a cow
+#: called dog or sheep): overlapping boxes of one group are one object for NMS and for the tracker.
+CLASS_GROUPS: dict[str, str] = {
+    "person": "person",
+    "bicycle": "two-wheeler",
+    "motorcycle": "two-wheeler",
+    "car": "vehicle",
+    "bus": "vehicle",
+    "truck": "vehicle",
+    **{name: "animal" for name in ANIMAL_CLASSES},
+}
+
+
+def group_of(labels) -> list[str]:  # type: ignore[no-untyped-def]
+    """The group of each label (the label itself when it belongs to no group)."""
+    return [CLASS_GROUPS.get(str(label), str(label)) for label in labels]

@@ -12,6 +12,62 @@ from vigil.assets import NANODET_PATH
 DetectorType = Literal["nanodet", "yolox", "yolov8", "rtdetr"]
 
 
+class DetailConfig(BaseModel):
+    """Windows at native resolution where small road users move (see :mod:`vigil.detection.detail`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        True,
+        title="Detail windows",
+        description="Besides the whole frame at the model's input size, run the detector on a few windows at the "
+        "frame's own resolution around small moving or tracked objects. A window has the size of the model's "
+        "input, so it costs one whole-frame pass and runs in the same batch. Off: the whole frame only.",
+    )
+    max_windows: int = Field(
+        2, ge=0, le=8, title="Windows per frame", description="At most this many windows per analysed frame."
+    )
+    small_px: float = Field(
+        40.0,
+        gt=0,
+        title="Small object (px)",
+        description="An object or moving blob whose long side is below this many pixels at the model's input "
+        "scale is small: it gets a window when the frame is larger than the model's input.",
+    )
+    min_gain: float = Field(
+        1.4,
+        ge=1.0,
+        title="Least resolution gain",
+        description="Windows are used only when they see the frame at least this many times larger than the whole-"
+        "frame pass does (frames near the model's input size are already seen at full detail).",
+    )
+
+
+class TrackingProfile(BaseModel):
+    """Score thresholds of the tracker for one detector, calibrated on labelled video.
+
+    Detectors differ in how they score the same object (NanoDet's GFL head scores lower than a YOLOX-style
+    head), so the tracker's thresholds travel with the detector: a site bringing its own ONNX model sets
+    its own profile.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_threshold: float = Field(
+        0.5, ge=0, le=1, title="High score", description="Detections at or above this take part in the first match."
+    )
+    low_threshold: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        title="Low score",
+        description="Detections between this and the high score only keep running tracks alive.",
+    )
+    new_track_threshold: float = Field(
+        0.6, ge=0, le=1, title="New track score", description="An unmatched detection starts a track at this score."
+    )
+
+
 class ObjectDetectorConfig(BaseModel):
     """Which object detector runs, on which device, with which thresholds."""
 
@@ -64,6 +120,17 @@ class ObjectDetectorConfig(BaseModel):
     threads: int | None = Field(
         None, ge=1, title="CPU threads", description="onnxruntime intra-op threads; empty uses all cores."
     )
+    detail: DetailConfig = Field(
+        default_factory=DetailConfig,
+        title="Detail",
+        description="Windows at native resolution around small movers, for frames larger than the model's input.",
+    )
+    tracking: TrackingProfile | None = Field(
+        None,
+        title="Tracking profile",
+        description="The tracker's score thresholds for this detector; empty uses the type's calibrated defaults "
+        "(PROFILES in vigil.detection.config).",
+    )
 
     @model_validator(mode="after")
     def _model_needed(self) -> ObjectDetectorConfig:
@@ -73,3 +140,14 @@ class ObjectDetectorConfig(BaseModel):
 
     def resolved_model_path(self) -> Path:
         return self.model_path or NANODET_PATH
+
+    def tracking_profile(self) -> TrackingProfile:
+        """The configured tracking profile, or the calibrated default of this detector type."""
+        return self.tracking or PROFILES.get(self.type, TrackingProfile())
+
+
+#: Calibrated tracker thresholds per detector type (benchmarks/tracking). YOLOX-, YOLOv8- and
+#: RT-DETR-style heads keep ByteTrack's published thresholds.
+PROFILES: dict[str, TrackingProfile] = {
+    "nanodet": TrackingProfile(high_threshold=0.5, low_threshold=0.1, new_track_threshold=0.6),
+}

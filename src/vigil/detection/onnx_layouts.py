@@ -78,6 +78,10 @@ class OnnxDetector:
             x *= 1.0 / 255.0
         return np.ascontiguousarray(x), resize
 
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        """Network input (w, h): fixed for these exports, whatever the frame."""
+        return self.width, self.height
+
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
 

@@ -28,6 +28,7 @@ from vigil.evaluation.matching import ClipResult, Reported, match_clip
 from vigil.pipeline.analyze import pick_camera
 from vigil.pipeline.camera import CameraPipeline
 from vigil.sources import SourceError, iter_video, probe_video
+from vigil.tracking import TrackerConfig
 
 Progress = Callable[[str, float, float], None]  # (clip, seconds done, seconds total)
 
@@ -167,7 +168,14 @@ def run_clip(
 ) -> ClipRun:
     """Analyse one clip and match its incidents to its labels."""
     camera = pick_camera(config, clip.camera)
-    pipeline = CameraPipeline(camera, config.rules, detector.detect, motion_gating=motion_gating)
+    pipeline = CameraPipeline(
+        camera,
+        config.rules,
+        detector,
+        motion_gating=motion_gating,
+        tracker=TrackerConfig.for_detector(config.detector),
+        detail=config.detector.detail,
+    )
     reported: list[Reported] = []
     pts = 0.0
 

@@ -21,6 +21,7 @@ from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.camera import CameraPipeline
 from vigil.redaction import Redactor
 from vigil.sources import iter_video, probe_video
+from vigil.tracking import TrackerConfig
 
 
 @dataclass
@@ -101,7 +102,15 @@ def analyze_video(
     if evidence_dir is not None:
         writer = EvidenceWriter(Redactor(config.redaction, object_detector=detector))
         recorder = EvidenceRecorder(camera.id, evidence_dir, config.evidence, writer, float(info.fps))
-    pipeline = CameraPipeline(camera, config.rules, detector.detect, recorder=recorder, motion_gating=motion_gating)
+    pipeline = CameraPipeline(
+        camera,
+        config.rules,
+        detector,
+        recorder=recorder,
+        motion_gating=motion_gating,
+        tracker=TrackerConfig.for_detector(config.detector),
+        detail=config.detector.detail,
+    )
     counts: dict[str, int] = {}
     n_events = 0
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 
 from vigil.config.models import CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core import Detections, Frame
-from vigil.detection.coco import ROAD_USER_CLASSES
+from vigil.detection.coco import TRACKED_CLASSES
+from vigil.detection.config import DetailConfig
+from vigil.detection.detail import DetailDetector, group_nms
 from vigil.detection.fire import build_fire_detector
 from vigil.incidents.evidence import EvidenceRecorder
 from vigil.incidents.lifecycle import IncidentTracker
@@ -28,6 +31,14 @@ from vigil.rules import CameraRules
 from vigil.tracking import Tracker, TrackerConfig
 
 DetectFn = Callable[[np.ndarray], Detections]
+
+
+class BatchDetector(Protocol):
+    """What the pipeline needs of a detector to add detail windows (a Detector or a DetectorPool)."""
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]: ...
+
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]: ...
 
 
 @dataclass
@@ -53,8 +64,10 @@ class CameraPipeline:
     camera : CameraConfig
     rules : RulesConfig
         Thresholds, already merged with the camera's overrides or not (merged again here).
-    detect : callable
-        BGR image -> object detections (``data["label"]`` with COCO names).
+    detect : BatchDetector or callable
+        A detector (or shared pool) with ``detect_batch`` and ``input_size_for``,
+        which also runs the detail windows; or a plain BGR image -> detections
+        function (``data["label"]`` with COCO names), which sees whole frames only.
     recorder : EvidenceRecorder, optional
         Receives every frame for the in-memory ring; starts evidence on new incidents.
     motion_gating : bool
@@ -69,13 +82,23 @@ class CameraPipeline:
         recorder: EvidenceRecorder | None = None,
         motion_gating: bool = True,
         tracker: TrackerConfig | None = None,
+        detail: DetailConfig | None = None,
     ) -> None:
         self.camera = camera
         self.rules_config = rules.merged(camera.rules)
-        self.detect = detect
+        if hasattr(detect, "detect_batch") and hasattr(detect, "input_size_for"):
+            self.detector: DetailDetector | None = DetailDetector(
+                detect.detect_batch, detect.input_size_for, detail or DetailConfig()  # type: ignore[union-attr]
+            )
+            self.detect: DetectFn = self.detector
+        else:
+            self.detector = None
+            self.detect = detect  # type: ignore[assignment]
         self.recorder = recorder
         self.rate_gate = RateGate(camera.analytic_fps)
-        self.motion_gate = MotionGate() if motion_gating else None
+        # The gate also finds what moved (for the detail windows), so it runs even when it may not skip.
+        self.motion_gate = MotionGate()
+        self.motion_gating = motion_gating
         self.tracker = Tracker(tracker)
         self.rules = CameraRules(camera, self.rules_config)
         self.lifecycle = IncidentTracker(camera.id, self.rules_config)
@@ -83,6 +106,7 @@ class CameraPipeline:
         self.fire = build_fire_detector(fire_cfg.model_path) if fire_cfg.enabled else None
         self.times = StageTimes()
         self._last: Detections = Detections.empty()
+        self._tracked = np.zeros((0, 4), np.float32)
         self._last_pts = 0.0
         self._admitted: set[float] = set()
 
@@ -119,16 +143,21 @@ class CameraPipeline:
         times = self.times
         times.analysed += 1
         t = time.perf_counter()
-        if self.motion_gate is None or self.motion_gate.needs_detection(frame.image, frame.pts):
+        moving = self.motion_gate.needs_detection(frame.image, frame.pts)
+        if moving or not self.motion_gating:
             t = times.add("gate", t)
-            found = self.detect(frame.image)
+            if self.detector is not None:
+                found = self.detector(frame.image, self.motion_gate.motion, self._tracked)
+            else:
+                found = group_nms(self.detect(frame.image))
             labels = found.data.get("label", np.zeros(0, dtype=object))
-            self._last = found[np.isin(labels, list(ROAD_USER_CLASSES))] if len(found) else found
+            self._last = found[np.isin(labels, list(TRACKED_CLASSES))] if len(found) else found
             times.detected += 1
             t = times.add("detect", t)
         else:
             t = times.add("gate", t)
         tracks = self.tracker.update(self._last, frame.pts)
+        self._tracked = tracks.xyxy
         t = times.add("track", t)
         fire = self.fire.update(frame.image, frame.pts) if self.fire is not None else None
         t = times.add("fire", t)

@@ -55,6 +55,14 @@ class DetectorPool:
     def detect(self, image: np.ndarray, timeout: float | None = None) -> Detections:
         return self.submit(image).result(timeout)
 
+    def detect_batch(self, images: list[np.ndarray], timeout: float | None = None) -> list[Detections]:
+        """Queue several frames at once (one camera's whole frame and detail windows): they share a batch."""
+        futures = [self.submit(image) for image in images]
+        return [f.result(timeout) for f in futures]
+
+    def input_size_for(self, width: int, height: int) -> tuple[int, int]:
+        return self.detector.input_size_for(width, height)
+
     def stop(self) -> None:
         if self._started:
             self._queue.put(None)

@@ -58,6 +58,10 @@ class MotionGate:
         self._ref: np.ndarray | None = None
         self._ref_pts = -np.inf
         self.skipped = 0
+        #: Boxes (K, 4), in frame pixels, of what moved in the latest frame compared with the previous
+        #: analysed one (empty on the first frame). The detail windows go where small things move.
+        self.motion = np.zeros((0, 4), np.float32)
+        self._prev: np.ndarray | None = None
 
     def _thumb(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -66,6 +70,8 @@ class MotionGate:
 
     def needs_detection(self, image: np.ndarray, pts: float) -> bool:
         thumb = self._thumb(image)
+        self.motion = self._motion_boxes(thumb, image.shape[1] / thumb.shape[1], image.shape[0] / thumb.shape[0])
+        self._prev = thumb
         ref = self._ref
         moving = (
             ref is None
@@ -78,3 +84,19 @@ class MotionGate:
         else:
             self.skipped += 1
         return moving
+
+    def _motion_boxes(self, thumb: np.ndarray, sx: float, sy: float) -> np.ndarray:
+        """Bounding boxes of the moving blobs against the previous analysed frame, in frame pixels."""
+        prev = self._prev
+        if prev is None or prev.shape != thumb.shape:
+            return np.zeros((0, 4), np.float32)
+        moving = (cv2.absdiff(thumb, prev) > self.pixel_threshold).astype(np.uint8)
+        if not moving.any():
+            return np.zeros((0, 4), np.float32)
+        moving = cv2.dilate(moving, np.ones((3, 3), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+        xywh = stats[1:n, :4].astype(np.float32)
+        xywh = xywh[stats[1:n, 4] >= 2]  # single noisy thumbnail pixels are no motion
+        return np.stack(
+            [xywh[:, 0] * sx, xywh[:, 1] * sy, (xywh[:, 0] + xywh[:, 2]) * sx, (xywh[:, 1] + xywh[:, 3]) * sy], axis=1
+        ).astype(np.float32)

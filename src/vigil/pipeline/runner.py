@@ -29,6 +29,7 @@ from vigil.pipeline.detector_pool import DetectorPool
 from vigil.redaction import Redactor
 from vigil.sources import CameraStatus, CameraSupervisor
 from vigil.storage import RetentionJob, Store
+from vigil.tracking import TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,14 @@ class _Camera:
         recorder = EvidenceRecorder(
             camera.id, runner.media_dir, runner.config.evidence, runner.evidence, runner.config.evidence.clip_fps
         )
-        self.pipeline = CameraPipeline(camera, runner.config.rules, runner.pool.detect, recorder=recorder)
+        self.pipeline = CameraPipeline(
+            camera,
+            runner.config.rules,
+            runner.pool,
+            recorder=recorder,
+            tracker=TrackerConfig.for_detector(runner.config.detector),
+            detail=runner.config.detector.detail,
+        )
         self.lock = threading.Lock()
         self.errors = 0
         self.latest: Frame | None = None

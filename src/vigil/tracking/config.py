@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vigil.detection.config import ObjectDetectorConfig
+
 
 class TrackerConfig(BaseModel):
     """ByteTrack-style association thresholds and track lifetimes for one camera.
@@ -82,6 +84,12 @@ class TrackerConfig(BaseModel):
         description="Match a detection only to a track of the same class, so that a car never continues a "
         "person's track. Off: class is ignored and a track takes the class of its latest detection.",
     )
+
+    @classmethod
+    def for_detector(cls, detector: ObjectDetectorConfig, **overrides: object) -> TrackerConfig:
+        """The tracker settings calibrated for a detector (its tracking profile), with ``overrides``."""
+        profile = detector.tracking_profile()
+        return cls.model_validate({**profile.model_dump(), **overrides})
 
     @model_validator(mode="after")
     def _ordered(self) -> TrackerConfig:

@@ -28,6 +28,7 @@ import numpy as np
 
 from vigil.core import Detections
 from vigil.core.boxes import iou_matrix
+from vigil.detection.coco import group_of
 from vigil.tracking import kalman
 from vigil.tracking.assignment import linear_assignment
 from vigil.tracking.config import TrackerConfig
@@ -120,6 +121,7 @@ class Tracker:
         self._tracks = _Tracks.empty()
         self._next_id = 1
         self._last_pts: float | None = None
+        self._group_codes: dict[str, int] = {}
 
     def update(self, detections: Detections, pts: float) -> Detections:
         """Advance the tracks to ``pts`` and match them to this frame's detections.
@@ -163,7 +165,7 @@ class Tracker:
         tracks = replace(tracks, mean=mean, cov=cov)
         pred_boxes = kalman.xyah_to_xyxy(tracks.mean)
 
-        det_boxes, det_cls, conf = detections.xyxy, detections.class_id, detections.confidence
+        det_boxes, det_cls, conf = detections.xyxy, self._groups(detections), detections.confidence
         usable = np.isfinite(det_boxes).all(axis=1) & np.isfinite(conf)
         high = np.flatnonzero(usable & (conf >= cfg.high_threshold))
         low = np.flatnonzero(usable & (conf >= cfg.low_threshold) & (conf < cfg.high_threshold))
@@ -214,6 +216,21 @@ class Tracker:
 
         out = detections[det_rows]
         return Detections(out.xyxy, out.confidence, out.class_id, track_id[rows], {**out.data, "velocity": velocity})
+
+    def _groups(self, detections: Detections) -> np.ndarray:
+        """(N,) class-group codes: detections of one group (car, bus, truck) can continue one track.
+
+        Detectors flicker between confusable classes from frame to frame; matching
+        on the exact class would break the track each time. Codes are handed out
+        per tracker, so they mean nothing outside this camera's stream.
+        """
+        labels = detections.data.get("label")
+        if labels is None:
+            return detections.class_id
+        out = np.empty(len(detections), np.int32)
+        for i, group in enumerate(group_of(labels)):
+            out[i] = self._group_codes.setdefault(group, len(self._group_codes))
+        return out
 
     @property
     def active_count(self) -> int:
