@@ -58,7 +58,11 @@ def replace_camera_zones(
     text: str, camera_id: str, zones: list[dict[str, Any]], lines: list[dict[str, Any]]
 ) -> str:
     """The configuration text with one camera's zones and lines replaced, everything else as it was."""
-    data, indent, block_seq_indent = load_yaml_guess_indent(text)
+    _, indent, block_seq_indent = load_yaml_guess_indent(text)
+    yaml = YAML()  # round-trip mode
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap the operator's long lines
+    data = yaml.load(text)
     if not isinstance(data, CommentedMap):
         raise ConfigEditError("the configuration file is not a mapping")
     cameras = data.get("cameras")
@@ -70,12 +74,11 @@ def replace_camera_zones(
         raise ConfigEditError(f"camera {camera_id!r} is not in the configuration file")
     entry["zones"] = _items(entry.get("zones"), zones)
     entry["lines"] = _items(entry.get("lines"), lines)
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap the operator's long lines
-    indent = indent or 2
+    # The guess gives the sequence indent (to an item's content) and the dash's offset;
+    # the mapping indent is their difference ("  - id:" is mapping 2, sequence 4, offset 2).
+    sequence = indent or 2
     offset = block_seq_indent or 0
-    yaml.indent(mapping=indent, sequence=max(indent, offset + 2), offset=offset)
+    yaml.indent(mapping=sequence - offset if sequence > offset else sequence, sequence=sequence, offset=offset)
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
