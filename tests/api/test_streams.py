@@ -70,10 +70,7 @@ def login(base: str, user: str) -> httpx.Client:
 def stream_ends_within(chunks: Iterator[bytes], seconds: float) -> bool:
     """Read until the server ends the response; False if it still streams after ``seconds``."""
     deadline = time.monotonic() + seconds
-    for _ in chunks:
-        if time.monotonic() > deadline:
-            return False
-    return True
+    return all(time.monotonic() <= deadline for _ in chunks)
 
 
 def test_live_view_and_events_close_after_logout(env: Env) -> None:
