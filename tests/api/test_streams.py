@@ -175,8 +175,8 @@ def test_streams_per_user_are_capped_and_live_time_is_audited(env: Env) -> None:
             assert a.status_code == 200 and b.status_code == 200
             frames = a.iter_raw()  # kept: dropping the iterator would close the stream
             next(frames)
-            third = httpx.get(base + "/api/cameras/cam-1/live", headers=h, timeout=5)
-            assert third.status_code == 429
+            with httpx.stream("GET", base + "/api/cameras/cam-1/live", headers=h, timeout=5) as third:
+                assert third.status_code == 429  # (streamed: without a cap this would never end)
             other = httpx.get(base + "/api/cameras/cam-1/snapshot", headers=env.auth("operator"), timeout=5)
             assert other.status_code == 200  # other users are not affected
             time.sleep(0.4)
