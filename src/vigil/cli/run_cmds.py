@@ -70,7 +70,8 @@ def run_until_stopped(
         from vigil.api.serve import start_for_runner
 
         api_handle = start_for_runner(runner, config_path, api[0], api[1])
-        print(f"console and API on http://{api[0]}:{api[1]}/ (create a user with: vigil user add)", file=sys.stderr)
+        scheme = "https" if config.api.tls_certfile else "http"
+        print(f"console and API on {scheme}://{api[0]}:{api[1]}/ (create a user with: vigil user add)", file=sys.stderr)
     last_line = 0.0
     try:
         while not stop.wait(0.2):
