@@ -13,6 +13,7 @@ REQUIRED = {
     ("DELETE", "/api/tokens/{token_id}"): "admin",
     ("PUT", "/api/cameras/{camera_id}/zones"): "admin",
     ("GET", "/api/audit"): "admin",
+    ("GET", "/api/services"): "operator",
     ("POST", "/api/incidents/{incident_id}/ack"): "operator",
     ("POST", "/api/incidents/{incident_id}/resolve"): "operator",
     ("POST", "/api/incidents/{incident_id}/comments"): "operator",

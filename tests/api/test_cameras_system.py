@@ -60,7 +60,7 @@ def test_health_metrics_services(env: Env) -> None:
     m = env.client.get("/api/metrics", headers=env.auth("viewer")).text
     assert 'vigil_incidents_total{type="pedestrian"} 6' in m
     assert 'vigil_delivery_backlog{target="tc"}' in m and 'vigil_camera_online{camera="cam-1"} 1' in m
-    s = env.client.get("/api/services", headers=env.auth("viewer")).json()
+    s = env.client.get("/api/services", headers=env.auth("operator")).json()
     assert s["services"][0]["webhook"]["secret"] == "***" and "s3cr3t" not in json.dumps(s)
     assert s["routing"][0]["services"] == ["tc"]
 

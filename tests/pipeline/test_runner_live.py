@@ -393,6 +393,10 @@ def test_broken_cameras_are_isolated_and_the_good_one_yields_stored_incidents_wi
     assert all(i.type == "pedestrian" and i.state == "ended" for i in incidents)
     assert all(i.details.get("zone") == "platform-edge" for i in incidents)
     assert {e.incident_id for e in run.events} == {i.incident_id for i in incidents}
+    # Event details name the evidence by media id (inside the media folder), never by server path.
+    new = [e for e in run.events if e.state == "new"]
+    assert new and all(e.details["snapshot"] == f"good/{e.incident_id}.jpg" for e in new)
+    assert all(e.details["clip"] == f"good/{e.incident_id}.mp4" for e in new)
 
     # Evidence: a snapshot and a clip per incident, registered with their sizes, decodable, H.264.
     with store.read_session() as s:

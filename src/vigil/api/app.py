@@ -2,7 +2,8 @@
 
 Only ``POST /api/auth/login`` and ``GET /api/health`` (and the console's login
 page) answer without authentication; the OpenAPI document and docs need a
-session or token like everything else.
+session or token like everything else. :mod:`vigil.api.middleware` adds body
+limits, security headers and trusted-proxy handling to every route.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 
 from vigil import __version__
-from vigil.api import routes_auth, routes_cameras, routes_feeds, routes_incidents, routes_system
+from vigil.api import docs, middleware, routes_auth, routes_cameras, routes_feeds, routes_incidents, routes_system
 from vigil.api.auth import authenticated
 from vigil.api.context import ApiContext, ApiSettings, FrameTap
 from vigil.api.events import Broadcaster, poll_store
@@ -50,8 +50,10 @@ def create_app(
         The YAML file zone edits are written to.
     redactor : Redactor, optional
         Used for live frames; built lazily from ``config.redaction`` if omitted.
+    settings : ApiSettings, optional
+        Defaults to ``config.api``.
     """
-    settings = settings or ApiSettings()
+    settings = settings or ApiSettings.from_config(config.api)
     broadcaster = Broadcaster()
     if frame_tap is None and runner is not None and hasattr(runner, "latest"):
         frame_tap = runner
@@ -98,9 +100,8 @@ def create_app(
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/docs", include_in_schema=False, dependencies=[Depends(authenticated)])
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Vigil API")
+    app.include_router(docs.router)
+    middleware.install(app, settings)
 
     try:
         from vigil.web import router as web_router

@@ -6,22 +6,23 @@ import base64
 import binascii
 import json
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import cv2
 from fastapi import HTTPException, Request
 
+from vigil.api.limits import AuditBudget, LoginLimiter, StreamSlots
+from vigil.config.api import ApiConfig
 from vigil.config.models import VigilConfig
 from vigil.core import Frame, RedactedFrame
 from vigil.storage.store import Store
 
 if TYPE_CHECKING:
     from vigil.api.events import Broadcaster
+    from vigil.api.live import LiveHub
     from vigil.redaction import Redactor
 
 
@@ -33,47 +34,44 @@ class FrameTap(Protocol):
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """Security knobs of the API (defaults suit a console behind TLS-terminating proxy or on localhost)."""
+    """Security knobs of the API, from the ``api:`` section of the configuration (:class:`ApiConfig`).
+
+    Tests build one directly to shorten intervals.
+    """
 
     session_ttl: timedelta = timedelta(hours=12)
-    secure_cookies: bool = False
+    secure_cookies: bool | Literal["auto"] = "auto"
+    hsts_max_age_s: int = 31_536_000
+    trusted_proxies: tuple[str, ...] = ()
     login_max_failures: int = 5
-    login_window_s: float = 60.0
+    login_max_failures_per_address: int = 20
+    login_window_s: float = 300.0
+    failed_login_audit_per_minute: int = 60
+    max_body_bytes: int = 65_536
     live_fps: float = 2.0
+    max_streams_per_user: int = 8
+    max_streams: int = 64
+    stream_recheck_s: float = 5.0
     poll_interval_s: float = 2.0
 
-
-class LoginLimiter:
-    """Counts failed logins per (username, address); too many within the window blocks further tries."""
-
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures, self.window_s = max_failures, window_s
-        self._fails: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        return q
-
-    def retry_after(self, key: tuple[str, str]) -> float:
-        """Seconds until ``key`` may try again (0 when not blocked)."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._recent(key, now)
-            return self.window_s - (now - q[0]) if len(q) >= self.max_failures else 0.0
-
-    def fail(self, key: tuple[str, str]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._recent(key, now).append(now)
-            if len(self._fails) > 10_000:  # bound memory under a spray of usernames
-                self._fails = {k: v for k, v in self._fails.items() if v}
-
-    def reset(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
+    @classmethod
+    def from_config(cls, api: ApiConfig, **overrides: Any) -> ApiSettings:
+        values: dict[str, Any] = {
+            "session_ttl": timedelta(hours=api.session_hours),
+            "secure_cookies": api.secure_cookies,
+            "hsts_max_age_s": api.hsts_max_age_s,
+            "trusted_proxies": tuple(str(n) for n in api.trusted_proxies),
+            "login_max_failures": api.login_max_failures_per_user,
+            "login_max_failures_per_address": api.login_max_failures_per_address,
+            "login_window_s": api.login_window_s,
+            "failed_login_audit_per_minute": api.failed_login_audit_per_minute,
+            "max_body_bytes": api.max_body_bytes,
+            "live_fps": api.live_fps,
+            "max_streams_per_user": api.max_streams_per_user,
+            "max_streams": api.max_streams,
+            "stream_recheck_s": api.stream_recheck_s,
+        }
+        return cls(**(values | overrides))
 
 
 @dataclass
@@ -87,10 +85,27 @@ class ApiContext:
     config_path: Path | None = None
     redactor: Redactor | None = None
     limiter: LoginLimiter = field(init=False)
+    failed_login_audit: AuditBudget = field(init=False)
+    streams: StreamSlots = field(init=False)
+    live: LiveHub = field(init=False)
+    #: Bumped on every logout and token revocation in this process, so open streams re-check at once.
+    auth_generation: int = field(default=0, init=False)
+    config_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _redactor_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
-        self.limiter = LoginLimiter(self.settings.login_max_failures, self.settings.login_window_s)
+        from vigil.api.live import LiveHub
+
+        st = self.settings
+        self.limiter = LoginLimiter(st.login_max_failures, st.login_max_failures_per_address, st.login_window_s)
+        self.failed_login_audit = AuditBudget(st.failed_login_audit_per_minute)
+        self.streams = StreamSlots(st.max_streams_per_user, st.max_streams)
+        self.live = LiveHub(self.live_jpeg, 1.0 / st.live_fps)
+
+    def live_jpeg(self, camera_id: str) -> bytes | None:
+        """The camera's newest frame, redacted and encoded (``None`` without a frame)."""
+        frame = self.frame_tap.latest(camera_id) if self.frame_tap is not None else None
+        return None if frame is None else encode_jpeg(self.redact(frame))
 
     @property
     def media_dir(self) -> Path:

@@ -26,10 +26,34 @@ from vigil.storage.store import Store
 log = logging.getLogger(__name__)
 
 
+#: Keys of an event's ``details`` that the pipeline fills with evidence locations.
+MEDIA_KEYS = ("snapshot", "clip")
+
+
+def public_details(details: dict[str, Any] | None, incident_id: str) -> dict[str, Any]:
+    """An event's details as clients see them: evidence as API URLs, never a file location on the server.
+
+    The pipeline records where it wrote the evidence (older databases hold absolute
+    paths); clients get ``/api/incidents/{id}/snapshot`` and ``.../clip`` instead,
+    which are audited on use.
+    """
+    out = dict(details or {})
+    for key in MEDIA_KEYS:
+        if key in out:
+            out[key] = f"/api/incidents/{incident_id}/{key}"
+    return out
+
+
+def public_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored or live event payload with :func:`public_details`."""
+    iid = str(payload.get("incident_id", ""))
+    return payload | {"details": public_details(payload.get("details"), iid)}
+
+
 def event_message(payload: dict[str, Any]) -> dict[str, Any]:
-    """The JSON sent for one event: the event as recorded plus the incident's id and media URLs."""
+    """The JSON sent for one event: the event (details made public) plus the incident's id and media URLs."""
     iid = payload.get("incident_id", "")
-    return payload | {
+    return public_event(payload) | {
         "id": iid,
         "snapshot_url": f"/api/incidents/{iid}/snapshot",
         "clip_url": f"/api/incidents/{iid}/clip",

@@ -34,17 +34,20 @@ class Me(BaseModel):
 
 class TokenIn(_In):
     name: str = Field(min_length=1, max_length=128)
+    role: Role | None = Field(None, description="What the token may do; at most, and by default, the creator's role.")
 
 
 class TokenCreated(BaseModel):
     id: int
     token: str = Field(description="Shown once; only its hash is stored.")
+    role: Role
 
 
 class TokenOut(BaseModel):
     id: int
     name: str
     username: str
+    role: Role
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None

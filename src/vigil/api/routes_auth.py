@@ -15,6 +15,7 @@ from vigil.api.auth import (
     Principal,
     audit,
     client_ip,
+    secure_cookies,
 )
 from vigil.api.context import context
 from vigil.api.models import LoginIn, LoginOut, Me, TokenCreated, TokenIn, TokenOut
@@ -23,23 +24,32 @@ from vigil.storage import accounts
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@router.post("/auth/login", response_model=LoginOut, responses={401: {}, 429: {}})
+@router.post("/auth/login", response_model=LoginOut, responses={401: {}, 413: {}, 429: {}})
 async def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
-    """Start a cookie session. Repeated failures per username and address are refused with 429."""
+    """Start a cookie session.
+
+    Failed logins are limited per user name and, separately, per client address
+    (429 with ``Retry-After``); the address is the peer's, or the one a trusted proxy
+    reports. Failed logins are audited up to a rate per minute, the rest counted in
+    the next row written, so a flood cannot fill the audit log.
+    """
     ctx = context(request)
-    key = (body.username, client_ip(request) or "")
-    wait = ctx.limiter.retry_after(key)
+    address = client_ip(request) or ""
+    wait = ctx.limiter.retry_after(body.username, address)
     if wait > 0:
         raise HTTPException(429, "too many failed logins; try again later", headers={"Retry-After": str(int(wait) + 1)})
     user = await run_in_threadpool(accounts.authenticate, ctx.store, body.username, body.password)
     if user is None:
-        ctx.limiter.fail(key)
-        await run_in_threadpool(audit, request, None, "auth.login_failed", body.username, username=body.username)
+        blocked = ctx.limiter.fail(body.username, address)
+        write, suppressed = ctx.failed_login_audit.take()
+        if write:
+            detail = {"username": body.username, "blocked": blocked or None, "suppressed": suppressed or None}
+            await run_in_threadpool(audit, request, None, "auth.login_failed", body.username[:128], **detail)
         raise HTTPException(401, "invalid username or password")
-    ctx.limiter.reset(key)
+    ctx.limiter.succeeded(body.username)
     token, csrf = await run_in_threadpool(accounts.create_session, ctx.store, user, ctx.settings.session_ttl)
     max_age = int(ctx.settings.session_ttl.total_seconds())
-    secure = ctx.settings.secure_cookies
+    secure = secure_cookies(request)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True, samesite="strict", secure=secure
     )
@@ -52,12 +62,15 @@ async def login(body: LoginIn, request: Request, response: Response) -> LoginOut
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, response: Response, principal: CurrentUser) -> Response:
     """End the cookie session (a bearer token is revoked with DELETE /api/tokens/{id} instead)."""
+    ctx = context(request)
     if principal.session_token:
-        accounts.delete_session(context(request).store, principal.session_token)
+        accounts.delete_session(ctx.store, principal.session_token)
+        ctx.auth_generation += 1  # open streams of this session re-check now
     audit(request, principal, "auth.logout", principal.username)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    secure = secure_cookies(request)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict", secure=secure)
     return response
 
 
@@ -68,14 +81,21 @@ def me(principal: CurrentUser) -> Me:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, tags=["tokens"])
 def create_token(body: TokenIn, request: Request, principal: Admin) -> TokenCreated:
-    """A bearer token acting as the calling admin; the token is shown only in this answer."""
+    """A bearer token acting as the calling admin with ``role`` (default: the admin's own role).
+
+    A token never has more than its creator: the role is checked here and, at each
+    use, lowered to the creator's current role. The token is shown only in this answer.
+    """
     store = context(request).store
     user = accounts.get_user(store, principal.username)
     if user is None:
         raise HTTPException(401, "user no longer exists")
-    token_id, token = accounts.create_token(store, user, body.name)
-    audit(request, principal, "token.create", str(token_id), name=body.name)
-    return TokenCreated(id=token_id, token=token)
+    role = body.role or principal.role
+    if accounts.role_rank(role) > accounts.role_rank(principal.role):
+        raise HTTPException(403, f"role: cannot create a token above your own role ({principal.role})")
+    token_id, token = accounts.create_token(store, user, body.name, role)
+    audit(request, principal, "token.create", str(token_id), name=body.name, token_role=role)
+    return TokenCreated(id=token_id, token=token, role=role)  # type: ignore[arg-type]
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["tokens"])
@@ -89,7 +109,9 @@ def revoke_token(
     principal: Admin,
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> Response:
-    if not accounts.revoke_token(context(request).store, token_id):
+    ctx = context(request)
+    if not accounts.revoke_token(ctx.store, token_id):
         raise HTTPException(404, "token_id: no such active token")
+    ctx.auth_generation += 1  # open streams of this token re-check now
     audit(request, principal, "token.revoke", str(token_id))
     return Response(status_code=204)

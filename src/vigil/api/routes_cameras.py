@@ -7,23 +7,22 @@ fails the frame is obscured whole (fail closed), never served raw.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import tempfile
+import time
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
-from vigil.api.auth import Admin, CurrentUser, audit, authenticated
-from vigil.api.context import ApiContext, context, encode_jpeg
+from vigil.api.auth import Admin, CurrentUser, audit, authenticated, stream_guard
+from vigil.api.context import ApiContext, context
+from vigil.api.live import shielded
 from vigil.api.models import CameraOut, ZonesIn
+from vigil.config.editor import ConfigEditError, save_camera_zones
+from vigil.config.loader import ConfigError, load_config_text
 from vigil.config.models import CameraConfig
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(authenticated)])
@@ -62,11 +61,6 @@ def list_cameras(request: Request) -> list[CameraOut]:
     return out
 
 
-def _redacted_jpeg(ctx: ApiContext, camera_id: str) -> bytes | None:
-    frame = ctx.frame_tap.latest(camera_id) if ctx.frame_tap is not None else None
-    return None if frame is None else encode_jpeg(ctx.redact(frame))
-
-
 @router.get(
     "/{camera_id}/snapshot",
     response_class=Response,
@@ -76,7 +70,7 @@ def camera_snapshot(request: Request, camera_id: CameraId, principal: CurrentUse
     """The camera's newest frame, redacted (JPEG). Audited."""
     ctx = context(request)
     _camera(ctx, camera_id)
-    jpeg = _redacted_jpeg(ctx, camera_id)
+    jpeg = ctx.live_jpeg(camera_id)
     if jpeg is None:
         raise HTTPException(404, "camera_id: no live frame (is the pipeline running?)")
     audit(request, principal, "view.camera_snapshot", camera_id)
@@ -86,49 +80,63 @@ def camera_snapshot(request: Request, camera_id: CameraId, principal: CurrentUse
 @router.get(
     "/{camera_id}/live",
     response_class=StreamingResponse,
-    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}, 404: {}},
+    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}, 404: {}, 429: {}},
 )
 def camera_live(request: Request, camera_id: CameraId, principal: CurrentUser) -> Response:
-    """Redacted MJPEG at a low rate, produced only while the client stays connected. Audited at start."""
+    """Redacted MJPEG at a low rate, produced only while someone watches. Audited at start and at the end.
+
+    Each frame is redacted once for all viewers of the camera (:class:`~vigil.api.live.LiveHub`).
+    The stream ends once the caller's session or token is no longer valid, and a
+    user may hold only ``api.max_streams_per_user`` streams at once (429).
+    """
     ctx = context(request)
     _camera(ctx, camera_id)
     if ctx.frame_tap is None:
         raise HTTPException(404, "camera_id: no live frames (the pipeline is not running in this process)")
+    lease = ctx.streams.acquire(principal.username)
+    if lease is None:
+        raise HTTPException(429, "too many open streams for this user; close one first")
+    guard = stream_guard(ctx, principal)
     audit(request, principal, "view.camera_live", camera_id)
-    interval = 1.0 / ctx.settings.live_fps
+    wait_s = min(1.0, guard.recheck_s)
+
+    def closed(started: float, frames: int) -> None:
+        duration = round(time.monotonic() - started, 1)
+        reason = "revoked" if guard.revoked else "closed"
+        audit(request, principal, "view.camera_live_end", camera_id, duration_s=duration, frames=frames, end=reason)
 
     async def frames() -> AsyncIterator[bytes]:
-        while not await request.is_disconnected():
-            jpeg = await run_in_threadpool(_redacted_jpeg, ctx, camera_id)
-            if jpeg is not None:
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                yield head.encode() + jpeg + b"\r\n"
-            await asyncio.sleep(interval)
+        started, sent = time.monotonic(), 0
+        try:
+            async with ctx.live.watch(camera_id) as viewer:
+                while await guard.allowed():
+                    jpeg = await viewer.next(wait_s)
+                    if jpeg is None:
+                        continue
+                    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                    sent += 1
+                    yield head.encode() + jpeg + b"\r\n"
+        finally:
+            lease.release()
+            await shielded(lambda: closed(started, sent))
 
     return StreamingResponse(
         frames(),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "private, no-store"},
+        background=BackgroundTask(lease.release),
     )
 
 
-def _write_yaml_atomic(path: Path, data: Any) -> None:
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@router.put("/{camera_id}/zones", response_model=CameraOut, responses={404: {}, 409: {}, 422: {}})
+@router.put("/{camera_id}/zones", response_model=CameraOut, responses={404: {}, 409: {}, 413: {}, 422: {}})
 def put_zones(body: ZonesIn, request: Request, camera_id: CameraId, principal: Admin) -> CameraOut:
-    """Replace a camera's zones and lines in the configuration file (the rest of it is kept).
+    """Replace a camera's zones and lines in the configuration file (the rest of it is kept as written).
 
-    The running pipeline picks the new zones up on its next start.
+    The file keeps its comments and layout, is replaced atomically after the new
+    text has loaded as a valid configuration, and its previous version is kept as
+    ``<file>.bak``. Ids are plain names (``[A-Za-z0-9_.-]{1,64}``) and nothing the
+    console writes is ever expanded from the environment. The running pipeline
+    picks the new zones up on its next start.
     """
     ctx = context(request)
     cam = _camera(ctx, camera_id)
@@ -139,16 +147,25 @@ def put_zones(body: ZonesIn, request: Request, camera_id: CameraId, principal: A
     except ValidationError as exc:
         detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         raise HTTPException(422, detail) from exc
-    if ctx.config_path is None:
+    path = ctx.config_path
+    if path is None:
         raise HTTPException(409, "no configuration file to write (the API was started without one)")
-    data = yaml.safe_load(ctx.config_path.read_text(encoding="utf-8"))
-    entry = next((c for c in data.get("cameras", []) if isinstance(c, dict) and c.get("id") == camera_id), None)
-    if entry is None:
-        raise HTTPException(409, f"camera {camera_id!r} is not in {ctx.config_path.name}")
-    entry["zones"], entry["lines"] = zones, lines
-    _write_yaml_atomic(ctx.config_path, data)
-    ctx.config = ctx.config.model_copy(
-        update={"cameras": [updated if c.id == camera_id else c for c in ctx.config.cameras]}
-    )
+
+    def check(text: str) -> None:
+        loaded = load_config_text(text, str(path), path.parent)
+        cam_now = next(c for c in loaded.cameras if c.id == camera_id)
+        if (cam_now.zones, cam_now.lines) != (updated.zones, updated.lines):
+            raise ConfigEditError("the saved zones would not read back as sent")
+
+    with ctx.config_lock:  # two admins saving at once must not interleave read and write
+        try:
+            save_camera_zones(path, camera_id, zones, lines, check)
+        except ConfigError as exc:
+            raise HTTPException(409, f"the file would no longer load: {exc.issues[0]}") from exc
+        except (ConfigEditError, OSError) as exc:
+            raise HTTPException(409, f"{path.name}: {exc}") from exc
+        ctx.config = ctx.config.model_copy(
+            update={"cameras": [updated if c.id == camera_id else c for c in ctx.config.cameras]}
+        )
     audit(request, principal, "camera.zones", camera_id, zones=len(zones), lines=len(lines))
     return next(c for c in list_cameras(request) if c.id == camera_id)

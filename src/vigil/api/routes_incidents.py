@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from vigil.api.auth import CurrentUser, Operator, Principal, audit, authenticated
 from vigil.api.context import context, decode_cursor, encode_cursor
+from vigil.api.events import public_details, public_event
 from vigil.api.models import CommentIn, CommentOut, IncidentDetail, IncidentOut, IncidentPage, ResolveIn
 from vigil.storage import console
 
@@ -30,7 +31,7 @@ def incident_out(row: dict[str, Any]) -> IncidentOut:
     return IncidentOut(
         id=iid,
         bbox=list(row["bbox"] or []),
-        details=dict(row["details"] or {}),
+        details=public_details(row["details"], iid),
         snapshot_url=f"/api/incidents/{iid}/snapshot" if row.get("snapshot_path") else None,
         clip_url=f"/api/incidents/{iid}/clip" if row.get("clip_path") else None,
         **{k: row[k] for k in IncidentOut.model_fields if k in row and k not in ("bbox", "details")},
@@ -84,7 +85,7 @@ def get_incident(request: Request, incident_id: IncidentId) -> IncidentDetail:
     store = context(request).store
     return IncidentDetail(
         **incident_out(row).model_dump(),
-        events=store.list_events(incident_id),
+        events=[public_event(e) for e in store.list_events(incident_id)],
         comments=[CommentOut(**c) for c in console.list_comments(store, incident_id)],
     )
 

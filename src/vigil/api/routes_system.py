@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
-from vigil.api.auth import Admin, authenticated
+from vigil.api.auth import Admin, CurrentUser, Operator, authenticated, stream_guard
 from vigil.api.context import context, decode_cursor, encode_cursor
 from vigil.api.models import AuditOut, AuditPage, Health, ServicesOut
+from vigil.config.masking import public_service
 from vigil.storage import console
 
 public = APIRouter(prefix="/api", tags=["system"])
 router = APIRouter(prefix="/api", tags=["system"], dependencies=[Depends(authenticated)])
-SECRET_KEYS = ("secret", "password", "token", "key", "credential")
 
 
 @public.get("/health", response_model=Health)
@@ -94,23 +96,20 @@ def metrics(request: Request) -> Response:
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def mask(value: Any, key: str = "") -> Any:
-    """A copy of a config value with secrets replaced by ``***``."""
-    if isinstance(value, dict):
-        return {k: mask(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, key) for v in value]
-    if value is not None and any(s in key.lower() for s in SECRET_KEYS):
-        return "***"
-    return value
-
-
 @router.get("/services", response_model=ServicesOut)
-def services(request: Request) -> ServicesOut:
-    """Delivery services (secrets masked) and the routing rules."""
+def services(request: Request, _: Operator) -> ServicesOut:
+    """Delivery services and the routing rules, for operators and admins; secrets masked for everyone.
+
+    Viewers (wall screens, observers) do not get this route: which agencies receive
+    which incidents, at which addresses, is operational detail they have no task for.
+    Operators do, to know who was told about an incident and whom to call when a
+    service is down. Nobody gets credentials through the API, admins included (they
+    edit the file): URLs show only scheme, host and port, header values are masked,
+    and fields not known to be harmless are masked (:mod:`vigil.config.masking`).
+    """
     cfg = context(request).config
     return ServicesOut(
-        services=[mask(s.model_dump(mode="json")) for s in cfg.services],
+        services=[public_service(s) for s in cfg.services],
         routing=[r.model_dump(mode="json") for r in cfg.routing],
     )
 
@@ -134,25 +133,50 @@ def audit_log(
     return AuditPage(items=[AuditOut(**r) for r in rows], next_cursor=encode_cursor(nxt) if nxt else None)
 
 
-@router.get("/events/stream", response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def event_stream(request: Request) -> StreamingResponse:
-    """Server-sent events: one ``data:`` JSON message per incident event (``state`` new/update/end)."""
-    broadcaster = context(request).broadcaster
-    queue = broadcaster.subscribe()
+@router.get(
+    "/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 429: {}},
+)
+async def event_stream(request: Request, principal: CurrentUser) -> StreamingResponse:
+    """Server-sent events: one ``data:`` JSON message per incident event (``state`` new/update/end).
+
+    The stream ends (after an ``event: revoked`` message) once the caller's session
+    or token is no longer valid: logout, revocation, a disabled user. Streams per
+    user are capped (429).
+    """
+    ctx = context(request)
+    lease = ctx.streams.acquire(principal.username)
+    if lease is None:
+        raise HTTPException(429, "too many open streams for this user; close one first")
+    guard = stream_guard(ctx, principal)
+    queue = ctx.broadcaster.subscribe()
+    keepalive_s = 15.0
 
     async def messages() -> AsyncIterator[str]:
         try:
             yield ": connected\n\n"
-            while not await request.is_disconnected():
+            last = time.monotonic()
+            while await guard.allowed():
                 try:
-                    msg = await asyncio.wait_for(queue.get(), timeout=15.0)
+                    msg = await asyncio.wait_for(queue.get(), timeout=min(keepalive_s, guard.recheck_s))
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if time.monotonic() - last >= keepalive_s:
+                        last = time.monotonic()
+                        yield ": keep-alive\n\n"
                     continue
+                if not await guard.allowed():
+                    break
+                last = time.monotonic()
                 yield f"id: {msg.get('event_id', '')}\ndata: {json.dumps(msg, default=str)}\n\n"
+            yield "event: revoked\ndata: {}\n\n"
         finally:
-            broadcaster.unsubscribe(queue)
+            ctx.broadcaster.unsubscribe(queue)
+            lease.release()
 
     return StreamingResponse(
-        messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        messages(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(lease.release),
     )

@@ -28,11 +28,29 @@ class ApiServerHandle:
         self.thread.join(timeout)
 
 
+def uvicorn_options(app: FastAPI) -> dict[str, Any]:
+    """Server options every Vigil server uses.
+
+    uvicorn's own proxy-header handling is off: by default it believes
+    ``X-Forwarded-For`` from loopback, which lets any local process (or a proxy
+    that forwards client headers) forge the client address. The app applies
+    ``api.trusted_proxies`` itself (:mod:`vigil.api.middleware`). With
+    ``api.tls_certfile`` the server speaks HTTPS directly.
+    """
+    api = app.state.vigil.config.api
+    options: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+    if api.tls_certfile is not None:
+        options |= {"ssl_certfile": str(api.tls_certfile), "ssl_keyfile": str(api.tls_keyfile)}
+    return options
+
+
 def start_api_thread(
     app: FastAPI, host: str = "127.0.0.1", port: int = 8080, *, wait_s: float = 10.0
 ) -> ApiServerHandle:
     """Serve ``app`` from a background thread (signal handlers stay with the main thread)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", **uvicorn_options(app)
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, name="vigil-api", daemon=True)
@@ -61,7 +79,7 @@ def serve(config_path: Path | str, host: str = "127.0.0.1", port: int = 8080) ->
     store = Store(config.storage.database_url)
     try:
         app = create_app(config, store, None, config_path)
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(app))
     finally:
         store.close()
     return 0

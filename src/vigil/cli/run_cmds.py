@@ -86,7 +86,8 @@ def run_until_stopped(
                 code = 2
                 stop.set()
             else:
-                url = f"http://{api[0]}:{api[1]}/"
+                scheme = "https" if config.api.tls_certfile else "http"
+                url = f"{scheme}://{api[0]}:{api[1]}/"
                 if on_serving is not None:
                     on_serving(url)
                 else:

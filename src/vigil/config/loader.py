@@ -2,6 +2,12 @@
 
 Errors are collected, not raised one at a time: ``vigil check-config`` shows
 each with its dotted path in the file (``cameras[1].zones[0].polygon``) and line.
+
+``${VAR}`` is expanded only in the fields listed in :data:`EXPANDED_FIELDS`
+(secrets, URLs, file locations). Everywhere else it is plain text, in particular
+in what the console writes into the file (zones and lines): a value saved through
+the API must never pull a secret out of the environment, nor stop Vigil from
+starting because a variable of that name is unset.
 """
 
 from __future__ import annotations
@@ -18,6 +24,32 @@ from pydantic import ValidationError
 from vigil.config.models import VigilConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Where ``${VAR}`` and ``${VAR:-default}`` are expanded; ``*`` matches any list index or key.
+EXPANDED_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("cameras", "*", "source", "url"),
+    ("services", "*", "webhook", "url"),
+    ("services", "*", "webhook", "secret"),
+    ("services", "*", "webhook", "headers", "*"),
+    ("services", "*", "mqtt", "host"),
+    ("services", "*", "mqtt", "username"),
+    ("services", "*", "mqtt", "password"),
+    ("storage", "database_url"),
+    ("storage", "media_dir"),
+    ("detector", "model_path"),
+    ("redaction", "detector", "model_path"),
+    ("rules", "*", "model_path"),
+    ("cameras", "*", "rules", "*", "model_path"),
+    ("api", "tls_certfile"),
+    ("api", "tls_keyfile"),
+)
+
+
+def expanded_here(path: tuple[Any, ...]) -> bool:
+    """Whether ``${VAR}`` is expanded at ``path`` (a tuple of keys and list indices)."""
+    return any(
+        len(p) == len(path) and all(want == "*" or want == got for want, got in zip(p, path, strict=True))
+        for p in EXPANDED_FIELDS
+    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +107,7 @@ def _expand(value: Any, path: tuple[Any, ...], issues: list[ConfigIssue], extra:
         return {k: _expand(v, (*path, k), issues, extra) for k, v in value.items()}
     if isinstance(value, list):
         return [_expand(v, (*path, i), issues, extra) for i, v in enumerate(value)]
-    if isinstance(value, str):
+    if isinstance(value, str) and expanded_here(path):
 
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
@@ -95,8 +127,9 @@ def _expand(value: Any, path: tuple[Any, ...], issues: list[ConfigIssue], extra:
 def load_config_text(text: str, source: str = "<config>", config_dir: Path | None = None) -> VigilConfig:
     """Parse and validate configuration text.
 
-    ``${VAR}`` and ``${VAR:-default}`` in strings are replaced from the
-    environment; ``${CONFIG_DIR}`` is the folder of the configuration file.
+    ``${VAR}`` and ``${VAR:-default}`` in the fields of :data:`EXPANDED_FIELDS`
+    are replaced from the environment; ``${CONFIG_DIR}`` is the folder of the
+    configuration file. Elsewhere they are kept as written.
 
     Raises
     ------

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vigil.config.api import ApiConfig
 from vigil.config.rules import RulesConfig
 from vigil.config.services import FeedsConfig, FormatConfig, NatsTarget
 from vigil.detection.config import ObjectDetectorConfig
@@ -24,6 +25,8 @@ IncidentType = Literal[
 ]
 INCIDENT_TYPES: tuple[str, ...] = IncidentType.__args__  # type: ignore[attr-defined]
 Point = tuple[float, float]
+#: Ids that the console may write (zones, lines): plain names, never markup, paths or ``${...}``.
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
 class _Strict(BaseModel):
@@ -40,7 +43,9 @@ def _check_unit(points: list[Point], what: str) -> list[Point]:
 class ZoneConfig(_Strict):
     """A polygon on a camera's image with a meaning."""
 
-    id: str = Field(min_length=1, title="Zone id", description="Unique within the camera.")
+    id: str = Field(
+        pattern=ID_PATTERN, title="Zone id", description="Unique within the camera: 1-64 of A-Z a-z 0-9 _ . -"
+    )
     kind: ZoneKind = Field(
         title="Kind",
         description="What the area is. roadway: a carriageway where people on foot are not expected (motorway, "
@@ -81,7 +86,9 @@ class ZoneConfig(_Strict):
 class LineConfig(_Strict):
     """A counting line; crossings are counted per direction."""
 
-    id: str = Field(min_length=1, title="Line id", description="Unique within the camera.")
+    id: str = Field(
+        pattern=ID_PATTERN, title="Line id", description="Unique within the camera: 1-64 of A-Z a-z 0-9 _ . -"
+    )
     points: tuple[Point, Point] = Field(title="End points", description="Two [x, y] points in 0..1 of the frame.")
 
     @field_validator("points")
@@ -313,6 +320,9 @@ class VigilConfig(_Strict):
     )
     feeds: FeedsConfig = Field(
         default_factory=FeedsConfig, title="Feeds", description="The DATEX II and CAP pull feeds of the API."
+    )
+    api: ApiConfig = Field(
+        default_factory=ApiConfig, title="Console and API", description="Proxies, cookies, login and stream limits."
     )
 
     @model_validator(mode="after")

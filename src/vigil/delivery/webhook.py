@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from vigil.config.masking import mask_text, mask_url
 from vigil.config.models import WebhookTarget
 from vigil.delivery.base import DELIVERED, DeliveryResult, Outcome
 from vigil.delivery.formats import CloudEventsFormat, Format, FormatContext, to_cloudevent
@@ -45,6 +46,19 @@ from vigil.delivery.formats.cloudevents import CLOUDEVENTS_CONTENT_TYPE, TYPE_PR
 from vigil.storage.records import OutboxItem
 
 log = logging.getLogger(__name__)
+
+
+class _MaskUrls(logging.Filter):
+    """httpx logs each request's full URL at INFO, user info and query included: log its origin only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+if not any(isinstance(f, _MaskUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_MaskUrls())
 
 CONTENT_TYPE = CLOUDEVENTS_CONTENT_TYPE
 SIGNATURE_HEADER = "X-Vigil-Signature"
@@ -159,19 +173,21 @@ class WebhookSender:
             self.start()
         assert self._client is not None
         headers, body = self.request(item)
+        url = self.target.url
         try:
-            response = self._client.post(self.target.url, content=body, headers=headers)
+            response = self._client.post(url, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return DeliveryResult(Outcome.UNAVAILABLE, f"cannot connect: {exc}")
+            return DeliveryResult(Outcome.UNAVAILABLE, mask_text(f"cannot connect: {exc}", url))
         except httpx.TimeoutException as exc:
-            return DeliveryResult(Outcome.RETRY, f"timed out after {self.target.timeout_s}s: {exc}")
+            return DeliveryResult(Outcome.RETRY, mask_text(f"timed out after {self.target.timeout_s}s: {exc}", url))
         except httpx.TransportError as exc:
-            return DeliveryResult(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+            return DeliveryResult(Outcome.RETRY, mask_text(f"{type(exc).__name__}: {exc}", url))
         status = response.status_code
         if 200 <= status < 300:
             return DELIVERED
-        error = f"HTTP {status}: {response.text[:300]}"
+        error = mask_text(f"HTTP {status}: {response.text[:300]}", url)
         if status >= 500 or status in RETRYABLE_4XX:
             return DeliveryResult(Outcome.RETRY, error, _retry_after(response))
-        log.warning("webhook %s refused event %s: %s", self.target.url, item.event_id, error)
+        # The URL may carry credentials (user info, query, path): logs get its origin only.
+        log.warning("webhook %s refused event %s: %s", mask_url(url), item.event_id, mask_text(error, url))
         return DeliveryResult(Outcome.DEAD, error)

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +40,14 @@ class BatchDetector(Protocol):
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]: ...
 
     def input_size_for(self, width: int, height: int) -> tuple[int, int]: ...
+
+
+def _media_id(path: Path, media_dir: Path) -> str:
+    """``path`` inside the media folder (``camera/incident.mp4``), without the server's own layout."""
+    try:
+        return Path(path).relative_to(media_dir).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 @dataclass
@@ -174,7 +183,10 @@ class CameraPipeline:
         for event in events:
             if event.state == "new":
                 snap, clip = self.recorder.start(event.incident_id, frame)
-                details = {**event.details, "snapshot": str(snap), "clip": str(clip)}
+                # Media ids (paths inside the media folder), not server paths: the details
+                # travel to services and clients, which fetch evidence by incident id.
+                media = self.recorder.media_dir
+                details = {**event.details, "snapshot": _media_id(snap, media), "clip": _media_id(clip, media)}
                 event = replace(event, details=details)
             out.append(event)
         return out

@@ -16,7 +16,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from vigil.storage.db import ApiToken, User, UserSession
 from vigil.storage.store import Store
@@ -62,9 +62,23 @@ class TokenInfo:
     id: int
     name: str
     username: str
+    role: Role
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenUser:
+    """Who a live bearer token acts as: its user, with the lower of the token's and the user's role."""
+
+    user: UserInfo
+    token_id: int
+    role: Role
+
+
+#: ``last_used_at`` is written at most this often per token (not on every request).
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def _user(row: User) -> UserInfo:
@@ -177,14 +191,31 @@ def delete_session(store: Store, token: str) -> None:
 
 
 def _token_info(row: ApiToken, username: str) -> TokenInfo:
-    return TokenInfo(row.id, row.name, username, row.created_at, row.revoked_at, row.last_used_at)
+    return TokenInfo(
+        row.id, row.name, username, row.role, row.created_at, row.revoked_at, row.last_used_at  # type: ignore[arg-type]
+    )
 
 
-def create_token(store: Store, user: UserInfo, name: str) -> tuple[int, str]:
-    """A new bearer token acting as ``user``; returns ``(id, token)``. The token is not stored."""
+def lower_role(a: str, b: str) -> Role:
+    """The lesser of two roles (an unknown role counts as none: viewer is the floor only for known roles)."""
+    if role_rank(a) < 0 or role_rank(b) < 0:
+        raise ValueError(f"unknown role {a if role_rank(a) < 0 else b!r}")
+    return ROLES[min(role_rank(a), role_rank(b))]
+
+
+def create_token(store: Store, user: UserInfo, name: str, role: str | None = None) -> tuple[int, str]:
+    """A new bearer token acting as ``user`` with ``role`` (default: the user's); returns ``(id, token)``.
+
+    Raises ``ValueError`` if ``role`` is above the user's own: a token never grants
+    more than its creator has. The token itself is not stored, only its hash.
+    """
+    role = user.role if role is None else role
+    _check_role(role)
+    if role_rank(role) > role_rank(user.role):
+        raise ValueError(f"a token's role ({role}) cannot be above its creator's ({user.role})")
     token = "vgl_" + secrets.token_urlsafe(32)
     with store.session() as s:
-        row = ApiToken(name=name, token_hash=_digest(token), user_id=user.id, created_at=_now())
+        row = ApiToken(name=name, token_hash=_digest(token), user_id=user.id, role=role, created_at=_now())
         s.add(row)
         s.flush()
         return row.id, token
@@ -206,13 +237,23 @@ def revoke_token(store: Store, token_id: int, *, now: datetime | None = None) ->
         return True
 
 
-def user_for_token(store: Store, token: str) -> UserInfo | None:
-    """The enabled user a live bearer token acts as."""
+def user_for_token(store: Store, token: str, *, now: datetime | None = None, touch: bool = True) -> TokenUser | None:
+    """The enabled user a live bearer token acts as, and the role it has (at most the user's current role).
+
+    With ``touch``, records the use in ``last_used_at`` (at most once per
+    :data:`LAST_USED_RESOLUTION`, so busy integrations do not write on every call).
+    """
+    now = _now(now)
     with store.read_session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
         if row is None or row.revoked_at is not None:
             return None
         user = s.get(User, row.user_id)
-        if user is None or user.disabled:
+        if user is None or user.disabled or role_rank(row.role) < 0 or role_rank(user.role) < 0:
             return None
-        return _user(user)
+        found = TokenUser(_user(user), row.id, lower_role(row.role, user.role))
+        stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    if touch and stale:
+        with store.session() as s:
+            s.execute(update(ApiToken).where(ApiToken.id == found.token_id).values(last_used_at=now))
+    return found

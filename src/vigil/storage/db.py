@@ -236,6 +236,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Added in 0003: what the token may do (viewer | operator | admin), never above its user's role.
+    role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -256,7 +258,11 @@ class IncidentComment(Base):
 
 
 class AuditEntry(Base):
-    """One audited action (state change or footage view). Append-only: a trigger refuses UPDATE."""
+    """One audited action (state change or footage view).
+
+    Append-only: triggers refuse UPDATE, and DELETE of any row not covered by an
+    :class:`AuditPurgePermit` of the same transaction (the retention purge).
+    """
 
     __tablename__ = "audit_log"
 
@@ -268,6 +274,17 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(256))
     source_ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class AuditPurgePermit(Base):
+    """Written and removed inside the retention purge's own transaction: audit rows older than ``before_at``
+    may be deleted while it exists. Nothing else may delete audit rows (revision 0003).
+    """
+
+    __tablename__ = "audit_purge_permit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    before_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -163,6 +163,11 @@ function connect() {
       requireUser().then(() => setTimeout(connect, 3000)).catch(() => {});
     }
   });
+  // The server ends the stream with "revoked" once the session is gone (logout elsewhere, disabled user).
+  es.addEventListener("revoked", () => {
+    es.close();
+    requireUser().then(() => setTimeout(connect, 3000)).catch(() => {});
+  });
   // Plain "message" events and named ones ("incident", "new", "update", "end") are all handled.
   for (const name of ["message", "incident", "new", "update", "end"]) es.addEventListener(name, onEvent);
   window.addEventListener("pagehide", () => es.close());
