@@ -229,3 +229,91 @@ def test_congestion_survives_a_flickering_count() -> None:
 def test_congestion_override() -> None:
     rules = RulesConfig().merged({"congestion": {"min_vehicles": 4, "min_duration_s": 2}})
     assert first_time(run(queue(5, 5.0), 5, rules=rules, types=["congestion"]), "congestion") <= 4.0
+
+
+# -- collision v2: more cues than one tracked pair ---------------------------------------------------------------
+
+
+def spun(x0: float, bottom: float, v: float, t_hit: float, angle_deg: float):
+    """Drives right at ``v``; from ``t_hit`` moves on at half speed in a direction ``angle_deg`` off its path."""
+    a = np.radians(angle_deg)
+
+    def f(t: float):
+        if t < t_hit:
+            x, y = x0 + v * t, bottom
+        else:
+            x = x0 + v * t_hit + 0.5 * v * np.cos(a) * (t - t_hit)
+            y = bottom + 0.5 * v * np.sin(a) * (t - t_hit)
+        return (x - 60, y - 70, x + 60, y)
+
+    return f
+
+
+def turning(x0: float, bottom: float, v: float, t0: float, rate_deg: float):
+    """Drives right at ``v`` and from ``t0`` turns steadily at ``rate_deg`` per second (a junction turn)."""
+
+    def f(t: float):
+        if t < t0:
+            x, y = x0 + v * t, bottom
+        else:
+            # integrate the heading numerically in fine steps
+            x, y, a = x0 + v * t0, bottom, 0.0
+            steps = int((t - t0) / 0.01)
+            for _ in range(steps):
+                a += np.radians(rate_deg) * 0.01
+                x += v * np.cos(a) * 0.01
+                y += v * np.sin(a) * 0.01
+        return (x - 60, y - 70, x + 60, y)
+
+    return f
+
+
+def test_a_car_pushed_off_its_path_by_a_contact_is_a_deflection():
+    objs = [Obj(1, "car", spun(100, 400, 200, 1.8, 80)), Obj(2, "car", still(520, 400))]
+    frames = run(objs, 5, types=["collision"])
+    signals = [s for _, sig in frames for s in sig]
+    assert signals and signals[0].details["cause"] == "deflection"
+    assert first_time(frames, "collision") <= 3.0
+
+
+def test_a_car_turning_at_a_junction_past_another_is_no_collision():
+    objs = [Obj(1, "car", turning(100, 400, 200, 1.6, 30)), Obj(2, "car", still(520, 400))]
+    assert first_time(run(objs, 6, types=["collision"]), "collision") is None
+
+
+def test_a_motorcycle_falling_on_its_side_after_a_contact_is_a_fall():
+    # the car (250 px/s) catches up with the motorcycle (100 px/s) at 0.7 s; the bike lies flat from 1.6 s
+    bike_up = moving(300, 400, 100, w=70, h=60)
+    bike_down = still(300 + 100 * 1.6, 400, 90, 25)
+    objs = [
+        Obj(1, "car", moving(100, 400, 250)),
+        Obj(2, "motorcycle", piecewise((0, 1.6, bike_up), (1.6, 99, bike_down))),
+    ]
+    frames = run(objs, 5, types=["collision"])
+    signals = [s for _, sig in frames for s in sig]
+    assert signals and "fall" in signals[0].details["causes"]
+
+
+def test_a_motorcycle_that_vanishes_under_a_car_that_stops_is_a_collision():
+    objs = [
+        Obj(1, "car", drive_then_stop(100, 400, 200, 1.9)),
+        Obj(2, "motorcycle", moving(620, 400, -150, w=70, h=60, t1=1.9)),  # head-on, then never seen again
+    ]
+    frames = run(objs, 5, types=["collision"])
+    signals = [s for _, sig in frames for s in sig]
+    assert signals and {s.details["cause"] for s in signals} <= {"vanish", "abrupt_stop"}
+
+
+def test_a_car_hitting_two_motorcycles_is_one_incident():
+    objs = [
+        Obj(1, "car", drive_then_stop(100, 400, 200, 1.9)),
+        Obj(2, "motorcycle", standing_bike(460, 1.9)),
+        Obj(3, "motorcycle", standing_bike(560, 2.1)),
+    ]
+    frames = run(objs, 5, types=["collision"])
+    assert len(keys(frames, "collision")) == 1
+    assert max(s.details["parties"] for _, sig in frames for s in sig) == 3
+
+
+def standing_bike(x: float, t_fall: float):
+    return piecewise((0, t_fall, still(x, 400, 70, 60)), (t_fall, 99, still(x, 400, 90, 25)))

@@ -14,7 +14,8 @@ from vigil.rules import CameraRules, build_rules
 CROWD = ZoneConfig(id="sq", kind="crowd-area", polygon=[(0, 0), (0.2, 0), (0.2, 0.2), (0, 0.2)])
 TRACKS = ZoneConfig(id="rail", kind="tracks", polygon=[(0, 0), (0.3, 0), (0.3, 0.2), (0, 0.2)])
 UNDIRECTED = ROADWAY.model_copy(update={"direction": None})
-ALL = ["stopped_vehicle", "wrong_way", "pedestrian", "collision", "fire", "crowd", "congestion"]
+ALL = ["stopped_vehicle", "wrong_way", "pedestrian", "animal", "collision", "fire", "crowd", "congestion"]
+STREET = ZoneConfig(id="st", kind="street", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])
 
 
 @pytest.mark.parametrize(
@@ -23,14 +24,15 @@ ALL = ["stopped_vehicle", "wrong_way", "pedestrian", "collision", "fire", "crowd
         ([ROADWAY, SIDEWALK, CROWD], {}, ALL),
         ([], {}, ["collision", "fire"]),
         ([SIDEWALK], {}, ["collision", "fire"]),
-        ([UNDIRECTED], {}, ["stopped_vehicle", "pedestrian", "collision", "fire", "congestion"]),
-        ([TRACKS], {}, ["pedestrian", "collision", "fire"]),
-        ([TRACKS], {"pedestrian": {"zone_kinds": ["roadway"]}}, ["collision", "fire"]),
+        ([UNDIRECTED], {}, ["stopped_vehicle", "pedestrian", "animal", "collision", "fire", "congestion"]),
+        ([STREET], {}, ["stopped_vehicle", "pedestrian", "animal", "collision", "fire", "congestion"]),
+        ([TRACKS], {}, ["pedestrian", "animal", "collision", "fire"]),
+        ([TRACKS], {"pedestrian": {"zone_kinds": ["roadway"]}, "animal": {"enabled": False}}, ["collision", "fire"]),
         ([CROWD], {}, ["collision", "fire", "crowd"]),
         (
             [ROADWAY, CROWD],
             {"collision": {"enabled": False}, "crowd": {"enabled": False}},
-            ["stopped_vehicle", "wrong_way", "pedestrian", "fire", "congestion"],
+            ["stopped_vehicle", "wrong_way", "pedestrian", "animal", "fire", "congestion"],
         ),
     ],
 )

@@ -87,3 +87,23 @@ def test_time_going_backwards_resets() -> None:
     feed(history, [Obj(1, "car", still(500, 400))], 2.0)
     history.update(0.0, detections_at([Obj(1, "car", still(500, 400))], 0.0))
     assert np.isnan(history.speed(2.0)[0])
+
+
+def test_growth_is_the_slope_of_log_scale_and_ignores_posture():
+    from vigil.core.detections import Detections
+    from vigil.rules.history import TrackHistory
+
+    h = TrackHistory(horizon_s=10, fps=5)
+    rng = np.random.default_rng(0)
+    for k in range(11):  # 2 s: the box doubles in scale (area x4), with 10% jitter on each side
+        t = k * 0.2
+        s = 2.0 ** (t / 2.0) * (1 + 0.1 * rng.standard_normal())
+        box = np.array([[500 - 15 * s, 400 - 80 * s, 500 + 15 * s, 400]], np.float32)
+        h.update(t, Detections(box, [0.9], [0], np.array([1], np.int64), {"label": np.array(["person"])}))
+    assert np.log(2) / 2 * 0.7 < h.growth(2.0)[0] < np.log(2) / 2 * 1.3
+    h2 = TrackHistory(horizon_s=10, fps=5)
+    for k in range(11):  # a fall: 30x80 becomes 80x30, the same area
+        t = k * 0.2
+        box = np.array([[0, 0, 30, 80]] if t < 1.0 else [[0, 50, 80, 80]], np.float32)
+        h2.update(t, Detections(box, [0.9], [0], np.array([1], np.int64), {"label": np.array(["person"])}))
+    assert abs(h2.growth(2.0)[0]) < 0.05

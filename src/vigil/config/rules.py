@@ -63,12 +63,44 @@ class WrongWayRule(_Rule):
 
 
 class PedestrianRule(_Rule):
-    """A person inside a roadway or tracks zone."""
+    """A person on foot where people must not be, or down or staying on an urban street."""
 
     zone_kinds: tuple[str, ...] = Field(
         ("roadway", "tracks", "restricted"), title="Zone kinds", description="Zone kinds a person must not be in."
     )
     min_dwell_s: float = Field(1.0, ge=0, title="Dwell (s)", description="Seconds inside the zone before firing.")
+    street_still_s: float = Field(
+        15.0,
+        gt=0,
+        title="Still on a street (s)",
+        description="On a street zone (which people cross), a person is reported only once down, or after "
+        "standing still on it this long.",
+    )
+    still_speed: float = Field(
+        0.1,
+        gt=0,
+        title="Still speed",
+        description="A person moving slower than this (own lengths/s) is standing still.",
+    )
+    down_s: float = Field(
+        1.0,
+        ge=0,
+        title="Down for (s)",
+        description="A person seen upright who has been lying down (box wider than tall) this long, on a roadway "
+        "or street zone, is reported at once (no dwell).",
+    )
+    severity: int = Field(4, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
+
+
+class AnimalRule(_Rule):
+    """An animal on the carriageway."""
+
+    zone_kinds: tuple[str, ...] = Field(
+        ("roadway", "street", "tracks"), title="Zone kinds", description="Zone kinds where an animal is an incident."
+    )
+    min_dwell_s: float = Field(
+        1.0, ge=0, title="Dwell (s)", description="Seconds the animal is inside the zone before firing."
+    )
     severity: int = Field(4, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
 
 
@@ -149,6 +181,11 @@ class RulesConfig(BaseModel):
         default_factory=PedestrianRule,
         title="Pedestrian in zone",
         description="A person inside a roadway, tracks or restricted zone.",
+    )
+    animal: AnimalRule = Field(
+        default_factory=AnimalRule,
+        title="Animal on the road",
+        description="An animal (the COCO animal classes but birds) on a roadway, street or tracks zone.",
     )
     collision: CollisionRule = Field(
         default_factory=CollisionRule,

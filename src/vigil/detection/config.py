@@ -149,5 +149,5 @@ class ObjectDetectorConfig(BaseModel):
 #: Calibrated tracker thresholds per detector type (benchmarks/tracking). YOLOX-, YOLOv8- and
 #: RT-DETR-style heads keep ByteTrack's published thresholds.
 PROFILES: dict[str, TrackingProfile] = {
-    "nanodet": TrackingProfile(high_threshold=0.5, low_threshold=0.1, new_track_threshold=0.6),
+    "nanodet": TrackingProfile(high_threshold=0.4, low_threshold=0.1, new_track_threshold=0.45),
 }

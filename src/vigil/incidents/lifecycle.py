@@ -51,6 +51,7 @@ RULE_OF_TYPE = {
     "stopped_vehicle": "stopped_vehicle",
     "wrong_way": "wrong_way",
     "pedestrian": "pedestrian",
+    "animal": "animal",
     "collision": "collision",
     "fire": "fire",
     "smoke": "fire",

@@ -29,8 +29,19 @@ TWO_WHEELER_LABELS: tuple[str, ...] = ("bicycle", "motorcycle")
 ROAD_USER_LABELS: tuple[str, ...] = (*VEHICLE_LABELS, "person", "bicycle")
 # Used only when a tracker gives no ``label`` column: the COCO-80 ids of the classes rules use.
 _COCO_NAMES = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
-# A person box covered this much by a bicycle/motorcycle box is its rider, not a pedestrian.
+# A person box covered this much by a bicycle/motorcycle box is its rider, not a pedestrian; so is one
+# whose lower half (legs, where the machine is) is covered this much.
 RIDER_COVER = 0.3
+# A "person" moving faster than this (own lengths/s: about 4.5 m/s for an adult) rides something.
+RIDER_SPEED = 2.5
+# Box height over width: at or above TALL a person stands, at or below FLAT they lie.
+TALL_ASPECT = 1.3
+FLAT_ASPECT = 0.9
+# A track that moved at least this fast (own lengths/s over SPEED_WINDOW_S) is a real mover: a static
+# thing the detector mistakes for a person or an animal (a rock, a bollard) never does.
+MOVED_SPEED = 0.3
+# A box within this many pixels of the frame border is cut by it: its motion is not the object's.
+EDGE_PX = 2.0
 # Seconds over which "current" speeds are measured: long enough to average out box jitter.
 SPEED_WINDOW_S = 2.0
 
@@ -71,6 +82,14 @@ class FrameContext:
         Already updated with ``tracks`` for this frame (rows aligned with them).
     windows : tuple of float
         Motion windows (s) the rules will ask for; computed together on first use.
+    known_riders : set of int
+        Track ids seen riding in an earlier frame (a rider whose machine is
+        missed for a frame is still a rider).
+    upright_seen : dict
+        Track id -> latest time it stood upright (so a person *going* down can be told from a box that
+        was always wide).
+    moved_seen : set of int
+        Track ids that have moved at some time (:data:`MOVED_SPEED`).
     """
 
     camera_id: str
@@ -82,6 +101,9 @@ class FrameContext:
     zones: FrameZones
     history: TrackHistory
     windows: tuple[float, ...] = ()
+    known_riders: set[int] = field(default_factory=set)
+    upright_seen: dict[int, float] = field(default_factory=dict)
+    moved_seen: set[int] = field(default_factory=set)
     _speeds: dict[float, np.ndarray] = field(default_factory=dict, repr=False)
     _displacements: dict[tuple[float, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
@@ -163,15 +185,81 @@ class FrameContext:
 
     @cached_property
     def rider(self) -> np.ndarray:
-        """(N,) persons riding a bicycle or motorcycle (their box is largely covered by it)."""
+        """(N,) persons riding a bicycle or motorcycle.
+
+        A rider's box is largely covered by the two-wheeler's, or its lower half
+        (the legs) is; or it moves faster than anyone on foot (:data:`RIDER_SPEED`);
+        or it was a rider in an earlier frame of its track.
+        """
         person = self.is_label(("person",))
-        two = np.flatnonzero(self.is_label(TWO_WHEELER_LABELS))
         out = np.zeros(len(self.tracks), dtype=bool)
         people = np.flatnonzero(person)
-        if len(two) and len(people):
-            cover = cover_matrix(self.tracks.xyxy[people], self.tracks.xyxy[two])
-            out[people] = (cover >= RIDER_COVER).any(axis=1)
+        if len(people) == 0:
+            return out
+        two = np.flatnonzero(self.is_label(TWO_WHEELER_LABELS))
+        if len(two):
+            mine = self.tracks.xyxy[people]
+            legs = mine.copy()
+            legs[:, 1] = 0.5 * (mine[:, 1] + mine[:, 3])
+            theirs = self.tracks.xyxy[two]
+            out[people] = (cover_matrix(mine, theirs) >= RIDER_COVER).any(axis=1) | (
+                cover_matrix(legs, theirs) >= RIDER_COVER
+            ).any(axis=1)
+        if self.tracked:
+            fast = np.hypot(np.nan_to_num(self.speed()), np.nan_to_num(self.depth_speed())) > RIDER_SPEED
+            out[people] |= fast[people]
+            if self.known_riders:
+                out[people] |= np.isin(self.ids[people], list(self.known_riders))
         return out
+
+    def depth_speed(self, window_s: float = SPEED_WINDOW_S) -> np.ndarray:
+        """(N,) speed towards or away from the camera, own lengths/s, from how fast the box grows or shrinks.
+
+        With the focal length taken as the frame width (a 60° lens), an object
+        of size ``s`` px (square root of its box area) is about ``width / s``
+        own lengths away, so a log-scale rate ``g`` per second is
+        ``g * width / s`` lengths/s. Lenses differ by a factor of about 2, which
+        still tells walking (< 1) from riding (> 3).
+        """
+        if not self.tracked or len(self.history.rows) != len(self.tracks):
+            return np.full(len(self.tracks), np.nan)
+        wh = np.maximum(self.tracks.xyxy[:, 2:] - self.tracks.xyxy[:, :2], 1.0)
+        return np.abs(self.history.growth(window_s)) * self.width / np.sqrt(wh[:, 0] * wh[:, 1])
+
+    @cached_property
+    def has_moved(self) -> np.ndarray:
+        """(N,) tracks that move now or moved earlier in their life."""
+        moving = np.nan_to_num(self.speed()) >= MOVED_SPEED
+        if self.moved_seen:
+            moving |= np.isin(self.ids, list(self.moved_seen))
+        return moving
+
+    @cached_property
+    def at_edge(self) -> np.ndarray:
+        """(N,) boxes touching the frame border (entering or leaving: their size and motion are cut)."""
+        xyxy = self.tracks.xyxy
+        return (
+            (xyxy[:, 0] <= EDGE_PX)
+            | (xyxy[:, 1] <= EDGE_PX)
+            | (xyxy[:, 2] >= self.width - EDGE_PX)
+            | (xyxy[:, 3] >= self.height - EDGE_PX)
+        )
+
+    @cached_property
+    def aspect(self) -> np.ndarray:
+        """(N,) box height over width."""
+        xyxy = self.tracks.xyxy
+        return (xyxy[:, 3] - xyxy[:, 1]) / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1e-6)
+
+    @cached_property
+    def down(self) -> np.ndarray:
+        """(N,) people on foot lying down now who stood upright earlier in their track (within 10 s)."""
+        flat = self.pedestrian & (self.aspect <= FLAT_ASPECT)
+        if not flat.any():
+            return flat
+        seen = self.upright_seen
+        ids = self.ids
+        return flat & np.array([self.pts - seen.get(int(i), -np.inf) <= 10.0 for i in ids], dtype=bool)
 
     @property
     def pedestrian(self) -> np.ndarray:

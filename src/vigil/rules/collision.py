@@ -1,4 +1,4 @@
-"""Collision: contact between a vehicle and another road user, then an abrupt stop or a fall.
+"""Collision: contact between a vehicle and another road user, then a consequence that traffic does not have.
 
 Logic
 -----
@@ -6,28 +6,44 @@ Logic
    (vehicle, person on foot, bicycle) are in contact when their boxes overlap
    with IoU > ``contact_iou`` (default 0.05) or the smaller box is covered at
    least ``contact_overlap`` (default 0.3) by the larger (a pedestrian against
-   a bus has a tiny IoU). Only the *start* of a contact is an event, and only
-   between tracks that already existed for ``MIN_AGE_S`` apart: a rider and
-   their motorcycle, or an occupant seen through a windscreen, overlap from
-   their first frame and never "collide". At the start the speeds over the
-   previous ``BEFORE_S`` (1 s) and whether a person stood upright (box
-   height/width >= ``TALL_ASPECT``) are recorded.
-2. **Consequence** within ``window_s`` (default 2 s) of the contact start:
-   * an abrupt stop: a vehicle or bicycle that moved at >= ``min_speed``
-     lengths/s (default 0.5) before now moves at < ``decel_ratio`` (default
-     0.3) times that speed, measured over the last ``AFTER_S`` (0.6 s). A
-     person stopping does not count: people stop at will (a pedestrian who
-     walks behind a parked car and waits is no collision), a person hit falls; or
-   * a fall: a person who stood upright now has a box wider than tall
-     (height/width <= ``FALLEN_ASPECT``).
-3. The pair is signalled, key ``pair:<id>-<id>`` (ids sorted), with the union
-   of both boxes, from that frame on while the stopped member stays slow or the
-   fallen person stays down; it stops when they move on or leave.
+   a bus has a tiny IoU). Only the *start* of a contact counts, and only between
+   tracks that already existed for ``MIN_AGE_S`` apart: a rider and their
+   motorcycle, or an occupant seen through a windscreen, overlap from their
+   first frame and never "collide". At the start each member's speed and
+   heading over the previous ``BEFORE_S``, its box shape and whether a person
+   stood upright are recorded.
+2. **Consequence**, within ``window_s`` (default 2 s) of the contact start.
+   Any one of these cues makes the contact a collision:
 
-Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a tracker
-glitch (a box that jumped to another object), not motion, and count as unknown.
-Pending contacts are kept as arrays and judged together, because a dense
-junction has dozens of overlapping boxes every frame.
+   * ``abrupt_stop``: a vehicle or bicycle that moved at >= ``min_speed``
+     lengths/s (default 0.5) now moves at < ``decel_ratio`` (default 0.3)
+     times that, over the last ``AFTER_S``. People stopping do not count:
+     people stop at will; a person hit falls.
+   * ``deflection``: a vehicle that moved at >= ``min_speed`` still moves (at
+     least a third of its speed) but, within ``DEFLECT_WITHIN_S`` (1.2 s) of the
+     contact, in a direction at least ``DEFLECT_DEG`` (60°) away from its
+     heading before it: spun or pushed off its path. A car turning at a
+     junction turns by 30°/s or less and does not get there in that time.
+   * ``fall``: a person who stood upright (box height/width >= 1.3) now lies
+     (height/width <= 0.9); or a two-wheeler whose box has become much flatter
+     (height/width down to ``TOPPLE_RATIO`` of what it was): a bike on its side.
+   * ``vanish``: a two-wheeler or person member has not been seen for
+     ``VANISH_S`` while the vehicle it touched slowed to under ``VANISH_SLOW``
+     of its speed: thrown, run over or hidden under the vehicle that stopped.
+
+3. **One crash, one incident.** Every contact whose consequence followed is a
+   hit; hits that share a member, or whose boxes lie within half a box of an
+   ongoing crash's, within ``JOIN_S`` of its start, belong to that crash. Each
+   crash is signalled with key ``pair:<id>-<id>`` (the ids of its first hit)
+   and the union of its members' boxes, from the hit on while any of its
+   consequences lasts (the stopped member stays slow, the fallen stays down, a
+   deflected or vanished member for ``HOLD_S``).
+
+A member whose box touches the frame border is not judged (a car leaving the
+picture seems to stop as its box is cut). Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a tracker
+glitch (a box that jumped to another object), not motion, and count as
+unknown. Pending contacts are kept as arrays and judged together, because a
+dense junction has dozens of overlapping boxes every frame.
 
 Overlap in the image is not contact in the world (cars in adjacent lanes
 overlap from a low camera), which is why a consequence is required; a car
@@ -37,41 +53,75 @@ remaining false alarm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vigil.config.rules import CollisionRule
 from vigil.incidents.types import Signal
-from vigil.rules.base import ROAD_USER_LABELS, FrameContext, union_box
+from vigil.rules.base import FLAT_ASPECT, ROAD_USER_LABELS, TALL_ASPECT, TWO_WHEELER_LABELS, FrameContext, union_box
 
 MIN_AGE_S = 0.5
 BEFORE_S = 1.0
 AFTER_S = 0.6
-TALL_ASPECT = 1.3
-FALLEN_ASPECT = 0.9
 MAX_SPEED = 15.0
+DEFLECT_DEG = 60.0
+DEFLECT_WITHIN_S = 1.2
+DEFLECT_MIN_SHARE = 1.0 / 3.0
+TOPPLE_RATIO = 0.55
+VANISH_S = 0.6
+VANISH_SLOW = 0.5
+HOLD_S = 3.0
+JOIN_S = 5.0
 
 Pair = tuple[int, int]
+
+# Columns of the pending-contact table (one row per contact, both members side by side).
+_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST = (
+    slice(0, 2),
+    2,
+    slice(3, 5),
+    slice(5, 7),
+    slice(7, 9),
+    slice(9, 11),
+    slice(11, 13),
+    slice(13, 15),
+    slice(15, 17),
+    slice(17, 19),
+)
+_COLS = 19
+_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST)
 
 
 @dataclass
 class _Hit:
     """A contact that had its consequence; signalled while the consequence lasts."""
 
+    pair: Pair
     start: float
+    at: float
     member: int
     cause: str
     speed_before: float
     labels: list[str]
 
 
-# Columns of the pending-contact table (one row per contact, both members side by side).
-_ID, _START, _V0, _PERSON, _UPRIGHT = slice(0, 2), 2, slice(3, 5), slice(5, 7), slice(7, 9)
+@dataclass
+class _Crash:
+    """Hits that are one event: one incident."""
+
+    key: str
+    start: float
+    box: tuple[float, float, float, float]
+    hits: list[_Hit] = field(default_factory=list)
+
+    @property
+    def members(self) -> set[int]:
+        return {m for h in self.hits for m in h.pair}
 
 
 class Collision:
-    """Signals vehicle contacts followed within ``window_s`` by an abrupt stop or a fall."""
+    """Signals vehicle contacts followed within ``window_s`` by a stop, a deflection, a fall or a vanishing."""
 
     type = "collision"
     windows: tuple[float, ...] = (BEFORE_S, AFTER_S)
@@ -79,10 +129,11 @@ class Collision:
     def __init__(self, cfg: CollisionRule) -> None:
         self.cfg = cfg
         self._touching: set[Pair] = set()
-        # ids (2), start, speed before (2), is a person (2), stood upright at contact (2); ids fit a float64 exactly.
-        self._pending = np.zeros((0, 9))
-        self._hits: dict[Pair, _Hit] = {}
+        self._pending = np.zeros((0, _COLS))
+        self._crashes: list[_Crash] = []
+        self._hit_pairs: set[Pair] = set()
 
+    # -- id switches -----------------------------------------------------------------------------------------
     def _rename(self, inherited: dict[int, int]) -> None:
         back = {old: new for new, old in inherited.items()}
 
@@ -91,19 +142,21 @@ class Collision:
             return (a, b) if a <= b else (b, a)
 
         self._touching = {fix(p) for p in self._touching}
+        self._hit_pairs = {fix(p) for p in self._hit_pairs}
         p = self._pending
         for old, new in back.items():
             p[:, _ID][p[:, _ID] == old] = new
         swap = p[:, 0] > p[:, 1]
         if swap.any():  # keep (low, high) order; the per-member columns swap with the ids
-            for cols in (_ID, _V0, _PERSON, _UPRIGHT):
-                p[np.ix_(swap, np.arange(9)[cols])] = p[np.ix_(swap, np.arange(9)[cols][::-1])]
-        hits = {}
-        for pair, hit in self._hits.items():
-            hit.member = back.get(hit.member, hit.member)
-            hits[fix(pair)] = hit
-        self._hits = hits
+            for cols in _PAIRED:
+                idx = np.arange(_COLS)[cols]
+                p[np.ix_(swap, idx)] = p[np.ix_(swap, idx[::-1])]
+        for crash in self._crashes:
+            for hit in crash.hits:
+                hit.pair = fix(hit.pair)
+                hit.member = back.get(hit.member, hit.member)
 
+    # -- per frame -------------------------------------------------------------------------------------------
     def _contacts(self, ctx: FrameContext) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (i, j) in contact in this frame: (P, 2) rows and their (P, 2) ids, ids sorted per pair."""
         veh = np.flatnonzero(ctx.vehicle)
@@ -134,12 +187,12 @@ class Collision:
     def update(self, ctx: FrameContext) -> list[Signal]:
         if ctx.history.inherited:
             self._rename(ctx.history.inherited)
-        if not ctx.tracked or len(ctx.tracks) == 0:
-            self._touching, self._pending, self._hits = set(), np.zeros((0, 9)), {}
-            return []
+        if not ctx.tracked:
+            self._touching, self._pending = set(), np.zeros((0, _COLS))
+            return self._signals(ctx, np.zeros(0))
         rows, ids = self._contacts(ctx)
         touching = dict(zip(zip(ids[:, 0].tolist(), ids[:, 1].tolist(), strict=True), rows.tolist(), strict=True))
-        known = self._touching | self._hits.keys()
+        known = self._touching | self._hit_pairs
         new = [p for p in touching if p not in known]
         if new and len(self._pending):
             pending = set(zip(*self._pending[:, _ID].astype(np.int64).T.tolist(), strict=True))
@@ -147,7 +200,7 @@ class Collision:
         if new:
             self._start(ctx, new, touching)
         self._touching = set(touching)
-        after = ctx.speed(AFTER_S)
+        after = ctx.speed(AFTER_S) if len(ctx.tracks) else np.zeros(0)
         if len(self._pending):
             self._judge(ctx, after)
         return self._signals(ctx, after)
@@ -155,22 +208,29 @@ class Collision:
     def _start(self, ctx: FrameContext, new: list[Pair], touching: dict[Pair, list[int]]) -> None:
         """Record the contacts that began this frame between tracks old enough to have been apart."""
         rows = np.array([touching[p] for p in new], dtype=np.int64)
-        _, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
+        disp, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
         v0 = ctx.speed(BEFORE_S)[rows]  # same window, so the same cached displacement
         person = ctx.is_label(("person",))[rows]
-        xyxy = ctx.tracks.xyxy[rows]
-        upright = person & ((xyxy[..., 3] - xyxy[..., 1]) >= TALL_ASPECT * (xyxy[..., 2] - xyxy[..., 0]))
+        two = ctx.is_label(TWO_WHEELER_LABELS)[rows]
+        aspect = ctx.aspect[rows]
+        upright = person & (aspect >= TALL_ASPECT)
         v0 = np.where(v0 <= MAX_SPEED, v0, np.nan)
         can_stop = ~person & (v0 >= self.cfg.min_speed)
-        keep = ~np.isnan(span[rows]).any(axis=1) & (can_stop | upright).any(axis=1)  # else nothing could follow
+        keep = ~np.isnan(span[rows]).any(axis=1) & (can_stop | upright | two).any(axis=1)
         if keep.any():
             k = int(keep.sum())
-            block = np.empty((k, 9))
+            norm = np.maximum(np.hypot(disp[rows, 0], disp[rows, 1]), 1e-9)
+            block = np.empty((k, _COLS))
             block[:, _ID] = ctx.ids[rows[keep]]
             block[:, _START] = ctx.pts
             block[:, _V0] = v0[keep]
             block[:, _PERSON] = person[keep]
             block[:, _UPRIGHT] = upright[keep]
+            block[:, _HX] = (disp[rows, 0] / norm)[keep]
+            block[:, _HY] = (disp[rows, 1] / norm)[keep]
+            block[:, _ASPECT] = aspect[keep]
+            block[:, _TWO] = two[keep]
+            block[:, _LAST] = ctx.pts
             self._pending = np.concatenate([self._pending, block])
 
     def _judge(self, ctx: FrameContext, after: np.ndarray) -> None:
@@ -181,63 +241,126 @@ class Collision:
         rows = np.fromiter((get(i, -1) for i in p[:, _ID].astype(np.int64).ravel().tolist()), np.int64, p.shape[0] * 2)
         rows = rows.reshape(-1, 2)
         present = rows >= 0
-        xyxy = ctx.tracks.xyxy[rows]
+        p[:, _LAST] = np.where(present, ctx.pts, p[:, _LAST])
+        safe = np.where(present, rows, 0)
+        aspect = ctx.aspect[safe] if len(ctx.tracks) else np.zeros(rows.shape)
         v0 = p[:, _V0]
-        fallen = (
-            (p[:, _UPRIGHT] > 0)
-            & present
-            & ((xyxy[..., 3] - xyxy[..., 1]) <= FALLEN_ASPECT * (xyxy[..., 2] - xyxy[..., 0]))
+        vehicle_like = p[:, _PERSON] == 0
+        moving_before = vehicle_like & (v0 >= self.cfg.min_speed)
+        v1 = after[safe] if len(after) else np.full(rows.shape, np.nan)
+        fallen = present & (
+            ((p[:, _UPRIGHT] > 0) & (aspect <= FLAT_ASPECT))
+            | ((p[:, _TWO] > 0) & (aspect <= TOPPLE_RATIO * p[:, _ASPECT]))
         )
-        stopped = (
-            (p[:, _PERSON] == 0) & present & (v0 >= self.cfg.min_speed) & (after[rows] < self.cfg.decel_ratio * v0)
-        )
-        done = fallen.any(axis=1) | stopped.any(axis=1)
-        for c in np.flatnonzero(done).tolist():
-            fell = bool(fallen[c].any())
-            m = int(np.argmax(fallen[c] if fell else stopped[c]))
-            pair = (int(p[c, 0]), int(p[c, 1]))
-            labels = sorted(str(ctx.labels[r]) for r in rows[c] if r >= 0)
-            self._hits[pair] = _Hit(
-                float(p[c, _START]), pair[m], "fall" if fell else "abrupt_stop", float(v0[c, m]), labels
-            )
+        # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged.
+        inside = present & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
+        stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
+        soon = (ctx.pts - p[:, _START] <= DEFLECT_WITHIN_S)[:, None]
+        deflected = inside & soon & moving_before & (v1 >= DEFLECT_MIN_SHARE * v0) & self._turned(ctx, p, safe)
+        gone = ~present & (ctx.pts - p[:, _LAST] >= VANISH_S) & ((p[:, _TWO] > 0) | (p[:, _PERSON] > 0))
+        slowed = present & moving_before & (v1 < VANISH_SLOW * v0)
+        vanished = gone & slowed[:, ::-1]
+        causes = (("fall", fallen), ("abrupt_stop", stopped), ("deflection", deflected), ("vanish", vanished))
+        done = np.zeros(len(p), dtype=bool)
+        for cause, mask in causes:
+            for c in np.flatnonzero(mask.any(axis=1) & ~done).tolist():
+                m = int(np.argmax(mask[c]))
+                if cause == "vanish":
+                    m = 1 - m  # the member that stays (and slowed) carries the incident
+                pair = (int(p[c, 0]), int(p[c, 1]))
+                labels = sorted(str(ctx.labels[r]) for r in rows[c] if r >= 0)
+                self._hit(ctx, _Hit(pair, float(p[c, _START]), ctx.pts, pair[m], cause, float(v0[c, m]), labels))
+                done[c] = True
         keep = ~done & (ctx.pts - p[:, _START] <= self.cfg.window_s + 1e-9)
         if not keep.all():
             self._pending = p[keep]
 
+    @staticmethod
+    def _turned(ctx: FrameContext, p: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(C, 2) whether each member's recent heading is at least DEFLECT_DEG from its heading before contact."""
+        if len(ctx.tracks) == 0:
+            return np.zeros(rows.shape, dtype=bool)
+        disp, span, _ = ctx.displacement(AFTER_S, 0.3)
+        d = disp[rows]
+        norm = np.hypot(d[..., 0], d[..., 1])
+        cos = (d[..., 0] * p[:, _HX] + d[..., 1] * p[:, _HY]) / np.maximum(norm, 1e-9)
+        return ~np.isnan(span[rows]) & (norm > 0) & (cos <= np.cos(np.radians(DEFLECT_DEG)))
+
+    def _hit(self, ctx: FrameContext, hit: _Hit) -> None:
+        """File a hit under the crash it belongs to, or open a new crash."""
+        self._hit_pairs.add(hit.pair)
+        row_of = {int(t): r for r, t in enumerate(ctx.ids.tolist())}
+        rows = [row_of[t] for t in hit.pair if t in row_of]
+        box = union_box(ctx.tracks.xyxy[rows]) if rows else (0.0, 0.0, 0.0, 0.0)
+        for crash in self._crashes:
+            if ctx.pts - crash.start > JOIN_S:
+                continue
+            if crash.members & set(hit.pair) or _near(crash.box, box):
+                crash.hits.append(hit)
+                crash.box = _union(crash.box, box)
+                return
+        self._crashes.append(_Crash(f"pair:{hit.pair[0]}-{hit.pair[1]}", hit.start, box, [hit]))
+
     def _signals(self, ctx: FrameContext, after: np.ndarray) -> list[Signal]:
-        if not self._hits:
+        if not self._crashes:
             return []
         row_of = {int(t): r for r, t in enumerate(ctx.ids.tolist())}
         out: list[Signal] = []
-        for pair, hit in list(self._hits.items()):
-            r = row_of.get(hit.member)
-            if r is None or not self._lasts(ctx, hit, r, after):
-                del self._hits[pair]
+        for crash in list(self._crashes):
+            crash.hits = [h for h in crash.hits if self._lasts(ctx, h, row_of, after)]
+            if not crash.hits:
+                self._crashes.remove(crash)
                 continue
-            rows = [row_of[t] for t in pair if t in row_of]
-            v1 = float(after[r])
+            rows = sorted({row_of[t] for t in crash.members if t in row_of})
+            box = union_box(ctx.tracks.xyxy[rows]) if rows else crash.box
+            crash.box = box
+            first = crash.hits[0]
+            r = row_of.get(first.member)
+            v1 = float(after[r]) if r is not None and len(after) else float("nan")
+            confidence = float(ctx.tracks.confidence[rows].mean()) if rows else 0.5
             out.append(
                 ctx.signal(
                     self.type,
-                    f"pair:{pair[0]}-{pair[1]}",
-                    union_box(ctx.tracks.xyxy[rows]),
-                    float(ctx.tracks.confidence[rows].mean()),
+                    crash.key,
+                    box,
+                    confidence,
                     self.cfg.severity,
                     {
-                        "cause": hit.cause,
-                        "labels": hit.labels,
-                        "speed_before": None if np.isnan(hit.speed_before) else round(hit.speed_before, 3),
+                        "cause": first.cause,
+                        "causes": sorted({h.cause for h in crash.hits}),
+                        "labels": sorted({lab for h in crash.hits for lab in h.labels}),
+                        "parties": len(crash.members),
+                        "speed_before": None if np.isnan(first.speed_before) else round(first.speed_before, 3),
                         "speed_after": None if np.isnan(v1) else round(v1, 3),
-                        "since_contact_s": round(ctx.pts - hit.start, 2),
+                        "since_contact_s": round(ctx.pts - crash.start, 2),
                     },
                 )
             )
         return out
 
-    def _lasts(self, ctx: FrameContext, hit: _Hit, row: int, after: np.ndarray) -> bool:
-        """Whether the consequence still holds: the person is still down, or the stopped member still slow."""
+    def _lasts(self, ctx: FrameContext, hit: _Hit, row_of: dict[int, int], after: np.ndarray) -> bool:
+        """Whether a hit's consequence still holds: down, still slow, or within HOLD_S of a deflection/vanishing."""
+        row = row_of.get(hit.member)
+        if row is None:
+            return False
+        if hit.cause in ("deflection", "vanish"):
+            return ctx.pts - hit.at <= HOLD_S
         if hit.cause == "fall":
-            x1, y1, x2, y2 = ctx.tracks.xyxy[row]
-            return bool(y2 - y1 <= FALLEN_ASPECT * (x2 - x1))
-        v1 = float(after[row])
+            return bool(ctx.aspect[row] <= FLAT_ASPECT) or ctx.pts - hit.at <= HOLD_S
+        v1 = float(after[row]) if len(after) else float("nan")
         return bool(np.isnan(v1) or v1 < self.cfg.decel_ratio * hit.speed_before)
+
+
+def _union(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> tuple[float, ...]:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))  # type: ignore[return-value]
+
+
+def _near(a: tuple[float, ...], b: tuple[float, ...], pad: float = 0.5) -> bool:
+    """Whether two boxes overlap once each is grown by ``pad`` of its size."""
+    aw, ah, bw, bh = a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]
+    return (
+        a[0] - pad * aw < b[2] + pad * bw
+        and b[0] - pad * bw < a[2] + pad * aw
+        and a[1] - pad * ah < b[3] + pad * bh
+        and b[1] - pad * bh < a[3] + pad * ah
+    )

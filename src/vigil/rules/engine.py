@@ -2,8 +2,9 @@
 
 :func:`build_rules` makes only the rules that can fire on the camera: a
 disabled rule, or one needing a zone kind the camera does not have (stopped
-vehicle, wrong-way and congestion need a roadway zone, wrong-way one with a
-``direction``; pedestrian one of its ``zone_kinds``; crowd a crowd-area), is not
+vehicle, wrong-way and congestion need a roadway or street zone, wrong-way one with a
+``direction``; pedestrian one of its ``zone_kinds`` or a street; animal one of its
+``zone_kinds``; crowd a crowd-area), is not
 built, so it costs nothing per frame. Collision and fire look at the whole frame.
 
 :class:`CameraRules` owns the per-camera state every rule shares (zone geometry
@@ -13,11 +14,14 @@ detections into signals.
 
 from __future__ import annotations
 
+import numpy as np
+
 from vigil.config.models import CARRIAGEWAY_KINDS, CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core.detections import Detections
 from vigil.incidents.types import Signal
-from vigil.rules.base import FrameContext, Rule
+from vigil.rules.animal import Animal
+from vigil.rules.base import TALL_ASPECT, FrameContext, Rule, rename_keys
 from vigil.rules.collision import Collision
 from vigil.rules.congestion import Congestion
 from vigil.rules.crowd import Crowd
@@ -46,8 +50,10 @@ def build_rules(camera: CameraConfig, rules: RulesConfig) -> list[Rule]:
         out.append(StoppedVehicle(cfg.stopped_vehicle))
     if cfg.wrong_way.enabled and directed:
         out.append(WrongWay(cfg.wrong_way))
-    if cfg.pedestrian.enabled and kinds & set(cfg.pedestrian.zone_kinds):
+    if cfg.pedestrian.enabled and kinds & {*cfg.pedestrian.zone_kinds, "street"}:
         out.append(Pedestrian(cfg.pedestrian))
+    if cfg.animal.enabled and kinds & set(cfg.animal.zone_kinds):
+        out.append(Animal(cfg.animal))
     if cfg.collision.enabled:
         out.append(Collision(cfg.collision))
     if cfg.fire.enabled:
@@ -75,6 +81,9 @@ class CameraRules:
         self.history = TrackHistory(horizon_s=HISTORY_S, fps=camera.analytic_fps)
         self.lines = LineCounter(camera.lines)
         self.rules = build_rules(camera, rules)
+        self.riders: dict[int, float] = {}  # track id -> last time seen riding
+        self.upright: dict[int, float] = {}  # track id -> last time seen standing
+        self.moved: dict[int, float] = {}  # track id -> last time seen moving
         self.windows = tuple(sorted({w for rule in self.rules for w in rule.windows}))
 
     def update(
@@ -93,13 +102,35 @@ class CameraRules:
             zones=zones,
             history=self.history,
             windows=self.windows,
+            known_riders=set(self.riders),
+            upright_seen=self.upright,
+            moved_seen=set(self.moved),
         )
         if zones.lines and tracks.tracker_id is not None:
             self.lines.update(zones, pts, tracks.tracker_id, ctx.ground)
         signals: list[Signal] = []
         for rule in self.rules:
             signals.extend(rule.update(ctx))
+        self._remember_postures(ctx)
         return signals
+
+    def _remember_postures(self, ctx: FrameContext) -> None:
+        """Keep who rides and who stood, per track, across frames (renamed on id switches, pruned)."""
+        for state in (self.riders, self.upright, self.moved):
+            rename_keys(state, ctx.history.inherited)
+            if ctx.history.dropped:
+                for tid in ctx.history.dropped:
+                    state.pop(tid, None)
+        if not ctx.tracked or len(ctx.tracks) == 0:
+            return
+        ids = ctx.ids
+        for i in np.flatnonzero(ctx.rider).tolist():
+            self.riders[int(ids[i])] = ctx.pts
+        standing = ctx.is_label(("person",)) & (ctx.aspect >= TALL_ASPECT)
+        for i in np.flatnonzero(standing).tolist():
+            self.upright[int(ids[i])] = ctx.pts
+        for i in np.flatnonzero(ctx.has_moved).tolist():
+            self.moved[int(ids[i])] = ctx.pts
 
     @property
     def line_counts(self) -> dict[str, dict[str, int]]:
