@@ -66,11 +66,9 @@ def analyse(video: Path, config_name: str, **kwargs: Any) -> Run:
             super().__init__(*args, **kw)
             update = self.rules.update
 
-            def recording_update(
-                pts: float, width: int, height: int, tracks: Detections, fire: Detections | None = None
-            ) -> list:
+            def recording_update(pts: float, width: int, height: int, tracks: Detections, *rest: object) -> list:
                 run.frames.append((pts, tracks))
-                return update(pts, width, height, tracks, fire)
+                return update(pts, width, height, tracks, *rest)
 
             self.rules.update = recording_update  # type: ignore[method-assign]
 

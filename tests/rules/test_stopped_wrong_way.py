@@ -148,3 +148,52 @@ def test_wrong_way_not_built_without_lane_direction() -> None:
     undirected = ROADWAY.model_copy(update={"direction": None})
     frames = run([Obj(1, "car", moving(900, 400, -200))], 4, cam=camera(zones=[undirected]))
     assert first_time(frames, "wrong_way") is None
+
+
+def stationary_at(box, since: float):
+    """The stationary-object cue's output: one object at ``box`` seen since ``since``."""
+    from vigil.core.detections import Detections
+
+    def f(t: float) -> Detections:
+        if t < since:
+            return Detections.empty()
+        return Detections(
+            np.array([box], np.float32),
+            [0.5],
+            [0],
+            tracker_id=np.array([7], np.int64),
+            data={"label": np.array(["object"], dtype=object), "static_s": np.array([t - since], np.float32)},
+        )
+
+    return f
+
+
+def run_with_stationary(objs, duration, stationary, cam=None):
+    from tests.rules.scene import DT, FPS, H, W, detections_at
+    from vigil.rules.engine import CameraRules
+
+    engine = CameraRules(cam or camera(), RulesConfig())
+    out = []
+    for k in range(round(duration * FPS) + 1):
+        t = round(k * DT, 6)
+        sig = engine.update(t, W, H, detections_at(objs, t), None, stationary(t))
+        sig = [s for s in sig if s.type == "stopped_vehicle"]
+        out.append((t, sig))
+    return out
+
+
+def test_an_unclassified_stationary_object_on_the_roadway_is_a_stopped_vehicle_after_min_stopped_s():
+    frames = run_with_stationary([], 30.0, stationary_at((600, 390, 610, 398), since=2.0))
+    t = first_time(frames, "stopped_vehicle")
+    assert t is not None and 21.8 <= t <= 22.4
+    (signal,) = frames[-1][1]
+    assert signal.key == "object:7" and signal.details["cue"] == "stationary"
+
+
+def test_a_stationary_object_off_the_carriageway_or_under_a_tracked_car_is_not_reported():
+    off_road = stationary_at((600, 200, 610, 208), since=0.0)  # on the sidewalk (y < 250)
+    assert first_time(run_with_stationary([], 30.0, off_road), "stopped_vehicle") is None
+    under = stationary_at((560, 350, 640, 400), since=0.0)
+    car = Obj(1, "car", still(600, 400, 120, 70), conf=0.9)
+    frames = run_with_stationary([car], 30.0, under)
+    assert keys(frames, "stopped_vehicle") == {"track:1"}  # the track decides, once

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
-from vigil.config.models import CameraConfig
+from vigil.config.models import CARRIAGEWAY_KINDS, CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core import Detections, Frame
 from vigil.detection.coco import TRACKED_CLASSES
 from vigil.detection.config import DetailConfig
 from vigil.detection.detail import DetailDetector, group_nms
 from vigil.detection.fire import build_fire_detector
+from vigil.detection.stationary import StationaryObjects
 from vigil.incidents.evidence import EvidenceRecorder
 from vigil.incidents.lifecycle import IncidentTracker
 from vigil.incidents.types import IncidentEvent
@@ -113,6 +115,8 @@ class CameraPipeline:
         self.lifecycle = IncidentTracker(camera.id, self.rules_config)
         fire_cfg = self.rules_config.fire
         self.fire = build_fire_detector(fire_cfg.model_path) if fire_cfg.enabled else None
+        self.stationary = StationaryObjects() if self.rules.watches_stationary else None
+        self._watched: np.ndarray | None = None
         self.times = StageTimes()
         self._last: Detections = Detections.empty()
         self._tracked = np.zeros((0, 4), np.float32)
@@ -170,11 +174,27 @@ class CameraPipeline:
         t = times.add("track", t)
         fire = self.fire.update(frame.image, frame.pts) if self.fire is not None else None
         t = times.add("fire", t)
-        signals = self.rules.update(frame.pts, frame.width, frame.height, tracks, fire)
+        stationary = None
+        if self.stationary is not None:
+            stationary = self.stationary.update(frame.image, frame.pts, self._carriageway(frame.width, frame.height))
+            t = times.add("stationary", t)
+        signals = self.rules.update(frame.pts, frame.width, frame.height, tracks, fire, stationary)
         events = self.lifecycle.update(frame.pts, signals)
         t = times.add("rules", t)
         self._last_pts = frame.pts
         return self._with_evidence(events, frame)
+
+    def _carriageway(self, width: int, height: int) -> np.ndarray:
+        """(H, W) bool mask of the camera's carriageway zones, cached per frame size."""
+        mask = self._watched
+        if mask is None or mask.shape != (height, width):
+            canvas = np.zeros((height, width), np.uint8)
+            for zone in self.camera.zones:
+                if zone.kind in CARRIAGEWAY_KINDS:
+                    pts = np.array([[x * width, y * height] for x, y in zone.polygon], np.int32)
+                    cv2.fillPoly(canvas, [pts], 1)
+            mask = self._watched = canvas.astype(bool)
+        return mask
 
     def _with_evidence(self, events: list[IncidentEvent], frame: Frame) -> list[IncidentEvent]:
         if self.recorder is None:

@@ -76,6 +76,9 @@ class FrameContext:
         Tracked objects with ``tracker_id`` and ``data["label"]``.
     fire : Detections
         Fire/smoke detections with ``data["label"]`` in {fire, smoke}.
+    stationary : Detections
+        New stationary objects on the carriageway, unclassified (see
+        :mod:`vigil.detection.stationary`), with ``tracker_id`` and ``data["static_s"]``.
     zones : FrameZones
         The camera's zones and lines in this frame's pixels.
     history : TrackHistory
@@ -101,6 +104,7 @@ class FrameContext:
     zones: FrameZones
     history: TrackHistory
     windows: tuple[float, ...] = ()
+    stationary: Detections = field(default_factory=Detections.empty)
     known_riders: set[int] = field(default_factory=set)
     upright_seen: dict[int, float] = field(default_factory=dict)
     moved_seen: set[int] = field(default_factory=set)

@@ -87,7 +87,13 @@ class CameraRules:
         self.windows = tuple(sorted({w for rule in self.rules for w in rule.windows}))
 
     def update(
-        self, pts: float, width: int, height: int, tracks: Detections, fire: Detections | None = None
+        self,
+        pts: float,
+        width: int,
+        height: int,
+        tracks: Detections,
+        fire: Detections | None = None,
+        stationary: Detections | None = None,
     ) -> list[Signal]:
         """Signals of one analysed frame; call for every analysed frame, in stream order."""
         zones = self.zones.for_size(width, height)
@@ -99,6 +105,7 @@ class CameraRules:
             height=height,
             tracks=tracks,
             fire=fire if fire is not None else Detections.empty(),
+            stationary=stationary if stationary is not None else Detections.empty(),
             zones=zones,
             history=self.history,
             windows=self.windows,
@@ -131,6 +138,11 @@ class CameraRules:
             self.upright[int(ids[i])] = ctx.pts
         for i in np.flatnonzero(ctx.has_moved).tolist():
             self.moved[int(ids[i])] = ctx.pts
+
+    @property
+    def watches_stationary(self) -> bool:
+        """Whether a rule reads new stationary objects (the stopped-vehicle rule on a carriageway)."""
+        return any(r.type == "stopped_vehicle" for r in self.rules)
 
     @property
     def line_counts(self) -> dict[str, dict[str, int]]:
