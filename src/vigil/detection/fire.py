@@ -194,16 +194,24 @@ class FireDetectorConfig(BaseModel):
         gt=0,
     )
     smoke_max_dust_share: float = _f(
-        0.3, "Dust share", "A region with more of its veil pixels brownish than this is dust (rejected for good).",
-        ge=0, le=1,
+        0.3,
+        "Dust share",
+        "A region with more of its veil pixels brownish than this is dust (rejected for good).",
+        ge=0,
+        le=1,
     )
     smoke_min_motion: float = _f(
-        3.0, "Smoke motion step", "Change of the 7x7 mean grey level between frames ~0.2 s apart that counts as "
-        "moving texture.", gt=0,
+        3.0,
+        "Smoke motion step",
+        "Change of the 7x7 mean grey level between frames ~0.2 s apart that counts as moving texture.",
+        gt=0,
     )
     smoke_min_moving: float = _f(
-        0.3, "Smoke moving share", "Share of recent frames (~1 s) in which a smoke pixel's texture must move.",
-        ge=0, le=1,
+        0.3,
+        "Smoke moving share",
+        "Share of recent frames (~1 s) in which a smoke pixel's texture must move.",
+        ge=0,
+        le=1,
     )
     smoke_min_background_contrast: float = _f(
         4.0,
@@ -286,6 +294,11 @@ class ClassicalFireDetector:
         self._last = Detections.empty()
         self._fire_tracks.reset()
         self._smoke.tracks.reset()
+
+    @property
+    def veil_px(self) -> int:
+        """Smoke- or dust-like veil pixels (at half working width) in the last frame, for diagnosis."""
+        return self._smoke.veil_px
 
     @property
     def tracks(self) -> dict[str, list[Track]]:
@@ -410,7 +423,12 @@ class ClassicalFireDetector:
         # At low frame rates one flicker event alone would pass min_flicker; ask for two.
         flickers = self._flicker >= max(c.min_flicker, 1.2 * alpha)
         cand = (flickers & (self._persist >= c.min_colour_persistence) & (colour > 0)).astype(np.uint8)
-        xyxy, strength, stats = regions(cand, self._flicker, c.min_region_px, _KERNEL5, (joined, left))
+        # For the two-sided test the whole outline counts: tongues that rise and fall.
+        grew = joined | (colour > cv2.dilate(prev_colour, _KERNEL3))
+        shrank = left | (prev_colour > cv2.dilate(colour, _KERNEL3))
+        if moving > c.max_global_change:
+            grew[:] = shrank[:] = False
+        xyxy, strength, stats = regions(cand, self._flicker, c.min_region_px, _KERNEL5, (grew, shrank))
         tracks = self._fire_tracks.update(xyxy, np.minimum(1.0, strength / (2 * c.min_flicker)), pts, stats)
         return to_detections(tracks, 0, pts, c.hold_s)
 

@@ -73,9 +73,7 @@ class RegionTracker:
         self.tracks: list[Track] = []
         self._times: deque[float] = deque()
 
-    def update(
-        self, xyxy: np.ndarray, scores: np.ndarray, pts: float, stats: np.ndarray | None = None
-    ) -> list[Track]:
+    def update(self, xyxy: np.ndarray, scores: np.ndarray, pts: float, stats: np.ndarray | None = None) -> list[Track]:
         """Match this frame's regions; return confirmed tracks seen within ``hold_s``.
 
         Parameters

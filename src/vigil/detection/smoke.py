@@ -111,6 +111,7 @@ class SmokeBranch:
         # Smoke is steadier than flame: it must show in 80% of the frames of its window.
         self.tracks = RegionTracker(c.smoke_confirm_s, 0.8, c.max_drift, c.hold_s, self._accept)
         self._size = (1, 1)
+        self.veil_px = 0  # veil pixels (smoke- or dust-like) in the last frame, for diagnosis
 
     def reset(self, small: np.ndarray, pts: float) -> None:
         """Start again from this frame: it becomes the background."""
@@ -148,6 +149,7 @@ class SmokeBranch:
         )
         brown = (cv2.blur(tint, _WINDOW) - cv2.blur(bg_tint, _WINDOW)) >= c.smoke_max_warm_shift
         dust, smoke = veil & brown, veil & ~brown
+        self.veil_px = int(np.count_nonzero(veil))
         # Moving texture: the local mean changed against the frame ~flicker_lag_s before.
         alpha = 1.0 - math.exp(-dt / 1.0)
         if pts - self._lag_pts >= c.flicker_lag_s - 1e-6:
