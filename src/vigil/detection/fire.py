@@ -341,8 +341,10 @@ class ClassicalFireDetector:
 
     def _init_state(self, shape: tuple[int, ...], small: np.ndarray, pts: float) -> None:
         self._shape, self._start, self._pts = shape, pts, pts
-        colour, _, luma = self._fire_colour(small)
-        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque([(pts, small, luma)])
+        colour, white, luma = self._fire_colour(small)
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = deque(
+            [(pts, small, colour, white, luma)]
+        )
         self._flicker = np.zeros(luma.shape, np.float32)
         self._persist = colour.astype(np.float32)
         self._smoke.reset(small, pts)
@@ -383,22 +385,22 @@ class ClassicalFireDetector:
         colour, white, luma = self._fire_colour(small)
         # Compare with the latest frame at least flicker_lag_s old, so that flicker
         # means the same at 5 fps and at 30 fps.
-        _, prev_small, prev_luma = next(
+        _, prev_small, prev_colour, prev_white, prev_luma = next(
             (f for f in reversed(self._recent) if pts - f[0] >= c.flicker_lag_s - 1e-6), self._recent[0]
         )
-        self._recent.append((pts, small, luma))
+        self._recent.append((pts, small, colour, white, luma))
         while len(self._recent) > 1 and pts - self._recent[1][0] >= c.flicker_lag_s - 1e-6:
             self._recent.popleft()
         # Compensate the global gain change, so that auto-exposure is not flicker: the
         # reference frame is scaled to this frame's exposure before it is judged.
         gain = min(max((cv2.mean(luma)[0] + 1.0) / (cv2.mean(prev_luma)[0] + 1.0), 0.5), 2.0)
-        scaled = prev_small
-        if gain != 1:
+        prev = prev_luma
+        if abs(gain - 1) > 0.02:  # steady exposure (most frames): the stored masks stand
             scaled = cv2.convertScaleAbs(prev_small, alpha=gain)
             if gain < 1:  # a clipped pixel was at least that bright: it stays clipped
                 clipped = prev_luma >= _top(prev_luma)
                 scaled[clipped] = prev_small[clipped]
-        prev_colour, prev_white, prev = self._fire_colour(scaled)
+            prev_colour, prev_white, prev = self._fire_colour(scaled)
         # Change beyond the reference frame's 3x3 range: a shifted edge is not flicker.
         # Clipped pixels (near either frame's top level) carry no luma: after gain
         # compensation a clipped lamp would seem to brighten when the exposure drops.
