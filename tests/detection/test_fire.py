@@ -38,13 +38,18 @@ def dark(rng: np.random.Generator) -> np.ndarray:
 
 
 def flame(rng: np.random.Generator) -> np.ndarray:
-    """One frame of a flickering orange flame: its shape and brightness change every frame."""
+    """One frame of a flickering orange flame: tongues that rise and sway on their own, a brighter core.
+
+    The tongues move independently, so in one step the flame grows in one place
+    while it shrinks in another (two-sided flicker), as real flames do.
+    """
     img = dark(rng)
     cx, base = 160, 128
-    height, width = int(rng.uniform(25, 45)), int(rng.uniform(10, 18))
-    cv2.ellipse(img, (cx + int(rng.integers(-3, 4)), base - height // 2), (width, height // 2), 0, 0, 360,
-                (0, int(rng.uniform(90, 150)), int(rng.uniform(200, 255))), -1)  # fmt: skip
-    core = (cx + int(rng.integers(-3, 4)), base - int(rng.uniform(8, 20)))
+    for _ in range(5):
+        x, height, width = cx + int(rng.integers(-15, 16)), int(rng.uniform(15, 45)), int(rng.uniform(5, 11))
+        cv2.ellipse(img, (x, base - height // 2), (width, height // 2), 0, 0, 360,
+                    (0, int(rng.uniform(90, 150)), int(rng.uniform(200, 255))), -1)  # fmt: skip
+    core = (cx + int(rng.integers(-4, 5)), base - int(rng.uniform(8, 20)))
     cv2.circle(img, core, int(rng.uniform(3, 8)), (int(rng.uniform(120, 190)), 230, 255), -1)
     return img
 
@@ -74,9 +79,10 @@ def test_flickering_flame_is_found_within_two_seconds():
     t = first_fire(results)
     assert t is not None and t <= 2.0
     found = results[-1][1]
-    assert found.data["label"].tolist() == ["fire"] and found.class_id.tolist() == [0]
-    assert inside(found.xyxy[0], BLOB)
-    assert 0 < found.confidence[0] <= 1
+    # tongues may form more than one region; every one is fire, on the flame
+    assert set(found.data["label"].tolist()) == {"fire"} and set(found.class_id.tolist()) == {0}
+    assert all(inside(box, BLOB) for box in found.xyxy)
+    assert all(0 < v <= 1 for v in found.confidence)
 
 
 def test_windows_are_in_seconds_not_frames():
@@ -175,22 +181,36 @@ def textured(rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
 
 
+def plume(
+    rng: np.random.Generator,
+    t: float,
+    t0: float = 6.0,
+    grow_s: float = 5.0,
+    colour: tuple[int, ...] = (200, 200, 200),
+    swirl_at: float | None = None,
+) -> np.ndarray:
+    """Textured ground with a translucent plume that rises from (160, 160) and grows for ``grow_s`` from ``t0``.
+
+    Its density is modulated by turbulence that moves through it (moving texture), frozen at
+    ``swirl_at`` when that is given.
+    """
+    img = textured(rng).astype(np.float32)
+    if t < t0:
+        return img.astype(np.uint8)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    grow = min(1.0, (t - t0) / grow_s)
+    top = 160 - (20 + 110 * grow)
+    half = (8 + 30 * np.clip((160 - yy) / (160 - top), 0, 1)) * (0.5 + 0.5 * grow)
+    ts = t if swirl_at is None else swirl_at
+    swirl = 0.75 + 0.25 * np.sin(yy / 6 + 4 * ts) * np.cos(xx / 9 - 2 * ts)
+    alpha = 0.6 * swirl * np.exp(-(((xx - 160) / half) ** 2)) * (yy <= 160) * (yy >= top)
+    veil = np.array(colour, np.float32)
+    return (img * (1 - alpha[..., None]) + veil * alpha[..., None]).astype(np.uint8)
+
+
 def test_rising_translucent_plume_is_smoke():
     rng = np.random.default_rng(8)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-
-    def scene(k: int) -> np.ndarray:
-        t = k / 5
-        img = textured(rng).astype(np.float32)
-        if t < 6:
-            return img.astype(np.uint8)
-        grow = min(1.0, (t - 6) / 5)
-        top = 160 - (20 + 110 * grow)
-        half = (8 + 30 * np.clip((160 - yy) / (160 - top), 0, 1)) * (0.5 + 0.5 * grow)
-        alpha = 0.6 * np.exp(-(((xx - 160) / half) ** 2)) * (yy <= 160) * (yy >= top)
-        return (img * (1 - alpha[..., None]) + 200 * alpha[..., None]).astype(np.uint8)
-
-    results = feed(ClassicalFireDetector(), scene, 16.0)
+    results = feed(ClassicalFireDetector(), lambda k: plume(rng, k / 5), 16.0)
     smoke = [(pts, d) for pts, d in results if len(d) and "smoke" in d.data["label"]]
     assert smoke and smoke[0][0] <= 14.0
     box = smoke[-1][1].xyxy[smoke[-1][1].data["label"] == "smoke"][0]

@@ -2,29 +2,38 @@
 
 No fire or smoke model with a usable licence ships in any registry, so the
 baseline is the classical pipeline of the literature, kept deliberately strict
-because a false fire alarm sends a fire engine:
+because a false fire alarm sends a fire engine. The cues, and why:
 
-Fire
-    Pixels of flame colour (red >= green >= blue, the Çelik & Demirel rule
-    ``Cr - Cb >= tau`` in YCbCr, or a bright yellow-white core) whose luma
-    *flickers* while they stay fire-coloured. Flicker is a luma step against
-    the frame ~0.2 s earlier (the previous one at 5 fps) beyond its 3x3
-    min/max range (camera jitter and slow edges do not count), after removing
-    the global gain change (auto-exposure does not count), averaged over ~1 s
-    of ``pts``. Red cars, brick walls, sunsets, brake and traffic lights are
-    fire-coloured but steady, and a beacon that blinks is not fire-coloured in
-    both frames; a region is reported only after it has persisted in place for
-    ``confirm_s``, which moving objects (a car with a flickering reflection)
-    fail because they drift.
-Smoke
-    Grey (or washed-out) pixels that differ from a slow background model (a
-    running median, so traffic does not pull it) where smoke acts as a veil:
-    the background's texture still shows through (local correlation stays
-    high) but its relative contrast drops (edges fade). Such pixels must
-    persist, and their region must grow upward from a fixed base over
-    ``smoke_confirm_s``. People and vehicles hide the texture behind them,
-    appear at full size and move, so they fail; smoke over flat, untextured
-    areas is not claimed. This is conservative on purpose.
+Flame colour
+    Red >= green >= blue with the Çelik & Demirel rule ``Cr - Cb >= tau`` in
+    YCbCr, or a bright yellow-white core. Cameras clip the core of a large
+    flame to plain white (above all at night), so a *white-hot* blob (luma
+    ``hot_min_luma`` or more, not bluish) counts too where it touches flame
+    colour: a white flame body ringed by orange. A white headlight or lamp
+    with no orange around it does not.
+Flicker
+    A flame's luma keeps changing while it stays fire-coloured, and its outline
+    keeps moving: each pixel is compared with the frame ~0.2 s earlier (the
+    previous one at 5 fps). A luma step beyond that frame's 3x3 min/max range
+    (camera jitter and slow edges do not count; the global gain change is
+    removed, so auto-exposure does not count), or the pixel joining or leaving
+    the fire-coloured area beyond one pixel, is a flicker event; events are
+    averaged over ~1 s of ``pts``. Red cars, brick walls, sunsets, brake and
+    traffic lights and sodium lamps are fire-coloured but steady.
+Two-sided flicker (per region, over the confirm window)
+    Flames move: in one step some of a region's pixels brighten or join while
+    others darken or leave. A light that blinks (an indicator, a beacon), a
+    lamp under auto-exposure, or a scene lit up by a passing headlight changes
+    all of its pixels the same way, so a region needs ``min_two_sided`` of its
+    events on the rarer side.
+Persistence in place
+    A region is reported only after it has persisted for ``confirm_s`` within
+    ``max_drift`` region sizes; moving objects (a car with a flickering
+    reflection, headlight glare on a wet road that travels with the car) drift.
+
+Smoke is :mod:`vigil.detection.smoke` (a translucent, attenuating, moving,
+low-saturation veil that grows and rises from a fixed base, with dust thrown up
+by a crash turned down).
 
 Everything runs at ``work_width`` pixels wide (smoke at half of that) and all
 windows are in seconds of ``pts``, because the detector runs at the analytic
@@ -45,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.core import Detections, boxes
 from vigil.detection.fire_onnx import FIRE_LABELS, OnnxFireDetector, RegionTracker, Track, to_detections
+from vigil.detection.smoke import SmokeBranch, regions
 
 __all__ = ["FIRE_LABELS", "ClassicalFireDetector", "FireDetectorConfig", "OnnxFireDetector", "build_fire_detector"]
 _KERNEL3 = np.ones((3, 3), np.uint8)
@@ -72,6 +82,13 @@ class FireDetectorConfig(BaseModel):
     core_min_red_blue: int = _f(
         30, "Flame core red - blue", "Red must exceed blue by this in a flame core, so white walls fail.", ge=0
     )
+    hot_min_luma: int = _f(
+        200,
+        "White-hot core luma",
+        "Near-white pixels at least this bright count as flame where their blob touches flame colour.",
+        ge=0,
+        le=255,
+    )
     flicker_delta: int = _f(
         15,
         "Flicker step",
@@ -92,6 +109,14 @@ class FireDetectorConfig(BaseModel):
     )
     min_colour_persistence: float = _f(
         0.4, "Colour persistence", "Share of recent frames in which a pixel must be fire-coloured.", ge=0, le=1
+    )
+    min_two_sided: float = _f(
+        0.1,
+        "Two-sided flicker",
+        "Share of a region's flicker events (over the confirm window) that must go the rarer way: "
+        "brightening/joining against darkening/leaving. Blinking lights and exposure swings are one-sided.",
+        ge=0,
+        le=0.5,
     )
     min_region_px: int = _f(
         6, "Minimum region (px)", "Fewest flickering pixels, at working width, for a fire region.", ge=1
@@ -129,7 +154,7 @@ class FireDetectorConfig(BaseModel):
         gt=0,
     )
     smoke_warmup_s: float = _f(
-        5.0, "Smoke warm-up (s)", "No smoke is reported until the background has seen this much video.", ge=0
+        2.0, "Smoke warm-up (s)", "No smoke is reported until the background has seen this much video.", ge=0
     )
     smoke_min_change: float = _f(
         10.0, "Smoke luma change", "Luma difference from the background for a smoke pixel.", gt=0
@@ -154,6 +179,40 @@ class FireDetectorConfig(BaseModel):
         ge=-1,
         le=1,
     )
+    smoke_max_transmission: float = _f(
+        0.9,
+        "Smoke transmission",
+        "Gain of the fit frame = gain x background + offset (7x7) must be at most this: smoke attenuates the "
+        "texture behind it; added light (headlight beams, glare, sun patches) does not.",
+        gt=0,
+        le=1,
+    )
+    smoke_max_warm_shift: float = _f(
+        8.0,
+        "Dust tint",
+        "A veil whose Cr - Cb rose by this much against the background is brownish: dust, not smoke.",
+        gt=0,
+    )
+    smoke_max_dust_share: float = _f(
+        0.3,
+        "Dust share",
+        "A region with more of its veil pixels brownish than this is dust (rejected for good).",
+        ge=0,
+        le=1,
+    )
+    smoke_min_motion: float = _f(
+        3.0,
+        "Smoke motion step",
+        "Change of the 7x7 mean grey level between frames ~0.2 s apart that counts as moving texture.",
+        gt=0,
+    )
+    smoke_min_moving: float = _f(
+        0.3,
+        "Smoke moving share",
+        "Share of recent frames (~1 s) in which a smoke pixel's texture must move.",
+        ge=0,
+        le=1,
+    )
     smoke_min_background_contrast: float = _f(
         4.0,
         "Textured background",
@@ -174,6 +233,22 @@ class FireDetectorConfig(BaseModel):
     )
     smoke_min_rise: float = _f(
         0.1, "Smoke rise", "Required rise of the region's top over the window, in region heights.", ge=0
+    )
+    smoke_min_rise_per_spread: float = _f(
+        0.5,
+        "Smoke rise per spread",
+        "The top must climb at least this share of the region's gain in width: a plume rises, dust and fog spread.",
+        ge=0,
+    )
+    smoke_burst_s: float = _f(
+        1.0, "Burst window (s)", "Time after a smoke region is first seen in which it must still be small.", gt=0
+    )
+    smoke_burst_area: float = _f(
+        0.04,
+        "Burst area",
+        "A region covering more of the frame within the burst window appeared suddenly (crash dust, steam, a cut).",
+        gt=0,
+        le=1,
     )
     score_threshold: float = _f(
         0.3, "Model score threshold", "ONNX model only: boxes below this score are ignored.", ge=0, le=1
@@ -197,23 +272,6 @@ def _shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _regions(mask: np.ndarray, weight: np.ndarray, min_px: int, join: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes of the mask's regions (fragments within the ``join`` kernel merged) and mean weight."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, join), connectivity=8)
-    if n <= 1:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
-    on = mask.astype(bool)
-    count = np.bincount(labels[on], minlength=n)
-    total = np.bincount(labels[on], weights=weight[on], minlength=n)
-    keep = np.nonzero(count[1:] >= min_px)[0] + 1
-    xyxy = np.zeros((len(keep), 4), np.float32)
-    for row, k in enumerate(keep):  # tight box of the region's own pixels, not of the dilation
-        x, y, w, h = stats[k, :4]
-        ys, xs = np.nonzero(on[y : y + h, x : x + w] & (labels[y : y + h, x : x + w] == k))
-        xyxy[row] = (x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1)
-    return xyxy, (total[keep] / count[keep]).astype(np.float32)
-
-
 class ClassicalFireDetector:
     """Fire and smoke from colour, flicker, slow change and persistence (one per camera).
 
@@ -224,11 +282,9 @@ class ClassicalFireDetector:
     labels = FIRE_LABELS
 
     def __init__(self, config: FireDetectorConfig | None = None) -> None:
-        self.config = config or FireDetectorConfig()
-        c = self.config
-        self._fire_tracks = RegionTracker(c.confirm_s, c.min_presence, c.max_drift, c.hold_s)
-        # Smoke is steadier than flame: it must show in 80% of the frames of its window.
-        self._smoke_tracks = RegionTracker(c.smoke_confirm_s, 0.8, c.max_drift, c.hold_s, self._smoke_grows)
+        self.config = c = config or FireDetectorConfig()
+        self._fire_tracks = RegionTracker(c.confirm_s, c.min_presence, c.max_drift, c.hold_s, self._two_sided)
+        self._smoke = SmokeBranch(c)
         self.reset()
 
     def reset(self) -> None:
@@ -237,7 +293,17 @@ class ClassicalFireDetector:
         self._start = self._pts = -math.inf
         self._last = Detections.empty()
         self._fire_tracks.reset()
-        self._smoke_tracks.reset()
+        self._smoke.tracks.reset()
+
+    @property
+    def veil_px(self) -> int:
+        """Smoke- or dust-like veil pixels (at half working width) in the last frame, for diagnosis."""
+        return self._smoke.veil_px
+
+    @property
+    def tracks(self) -> dict[str, list[Track]]:
+        """Current candidate regions per label, confirmed or not (with ``rejected`` reasons), for diagnosis."""
+        return {"fire": list(self._fire_tracks.tracks), "smoke": list(self._smoke.tracks.tracks)}
 
     def update(self, image_bgr: np.ndarray, pts: float) -> Detections:
         """Analyse one frame taken at ``pts`` seconds; boxes are in ``image_bgr`` pixels.
@@ -265,7 +331,7 @@ class ClassicalFireDetector:
         self._pts = pts
         parts = [self._fire(small, dt, pts)]
         if c.smoke:
-            parts.append(self._smoke(small, dt, pts))
+            parts.append(self._smoke.update(small, dt, pts))
         found = Detections.merge(parts)
         if len(found):
             scale = np.array([w / ww, h / wh, w / ww, h / wh], np.float32)
@@ -275,115 +341,109 @@ class ClassicalFireDetector:
 
     def _init_state(self, shape: tuple[int, ...], small: np.ndarray, pts: float) -> None:
         self._shape, self._start, self._pts = shape, pts, pts
-        colour, luma = self._fire_colour(small)
-        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque([(pts, colour, luma)])
+        colour, white, luma = self._fire_colour(small)
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = deque(
+            [(pts, small, colour, white, luma)]
+        )
         self._flicker = np.zeros(luma.shape, np.float32)
         self._persist = colour.astype(np.float32)
-        self._bg = self._smoke_features(small)
-        self._smoke_persist = np.zeros(self._bg[0].shape, np.float32)
+        self._smoke.reset(small, pts)
 
-    def _fire_colour(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fire-coloured mask (uint8 0/1) and luma of the working image."""
+    def _fire_colour(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fire-coloured mask (uint8 0/1: flame colour, or white-hot blobs ringed by it), the white-hot part, luma."""
         c = self.config
         b, g, r = (small[:, :, i].astype(np.int16) for i in range(3))
         ycc = cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)
+        luma = np.ascontiguousarray(ycc[:, :, 0])
         gap = ycc[:, :, 1].astype(np.int16) - ycc[:, :, 2]
         flame = (r > c.min_red) & (r >= g) & (g >= b) & (gap >= c.min_chroma_gap)
         # Saturated cores read yellow-white or pinkish-white (green and blue close).
         core = (r >= c.core_min_red) & (r >= g) & (g + 10 >= b) & (r - b >= c.core_min_red_blue)
-        return (flame | core).astype(np.uint8), np.ascontiguousarray(ycc[:, :, 0])
+        colour = (flame | core).astype(np.uint8)
+        hot = ((luma >= c.hot_min_luma) & (r + 8 >= b) & (colour == 0)).astype(np.uint8)
+        white = np.zeros_like(colour)
+        if colour.any() and hot.any():
+            # A clipped white flame body counts where its blob touches flame colour.
+            n, labels = cv2.connectedComponents(hot, connectivity=8)
+            rim = (hot > cv2.erode(hot, _KERNEL3)).ravel()
+            near = (cv2.dilate(colour, _KERNEL5) > 0).ravel()
+            flat = labels.ravel()
+            rim_px = np.bincount(flat[rim], minlength=n)
+            inner_px = np.bincount(flat, minlength=n) - rim_px
+            # ringed: half of the blob's rim lies beside flame colour, and the blob is a
+            # body with an inside, not a thin white edge (a sill on a brick wall)
+            ringed = (np.bincount(flat[rim & near], minlength=n) >= np.maximum(3, 0.5 * rim_px)) & (
+                inner_px >= np.maximum(4, 0.5 * rim_px)
+            )
+            ringed[0] = False
+            white = ringed[labels].astype(np.uint8)
+            colour |= white
+        return colour, white, luma
 
     def _fire(self, small: np.ndarray, dt: float, pts: float) -> Detections:
         c = self.config
-        colour, luma = self._fire_colour(small)
+        colour, white, luma = self._fire_colour(small)
         # Compare with the latest frame at least flicker_lag_s old, so that flicker
         # means the same at 5 fps and at 30 fps.
-        _, prev_colour, prev_luma = next(
+        _, prev_small, prev_colour, prev_white, prev_luma = next(
             (f for f in reversed(self._recent) if pts - f[0] >= c.flicker_lag_s - 1e-6), self._recent[0]
         )
-        self._recent.append((pts, colour, luma))
+        self._recent.append((pts, small, colour, white, luma))
         while len(self._recent) > 1 and pts - self._recent[1][0] >= c.flicker_lag_s - 1e-6:
             self._recent.popleft()
-        # Compensate the global gain change, so that auto-exposure is not flicker.
-        gain = (cv2.mean(luma)[0] + 1.0) / (cv2.mean(prev_luma)[0] + 1.0)
-        prev = cv2.convertScaleAbs(prev_luma, alpha=min(max(gain, 0.5), 2.0))
+        # Compensate the global gain change, so that auto-exposure is not flicker: the
+        # reference frame is scaled to this frame's exposure before it is judged.
+        gain = min(max((cv2.mean(luma)[0] + 1.0) / (cv2.mean(prev_luma)[0] + 1.0), 0.5), 2.0)
+        prev = prev_luma
+        if abs(gain - 1) > 0.02:  # steady exposure (most frames): the stored masks stand
+            scaled = cv2.convertScaleAbs(prev_small, alpha=gain)
+            if gain < 1:  # a clipped pixel was at least that bright: it stays clipped
+                clipped = prev_luma >= _top(prev_luma)
+                scaled[clipped] = prev_small[clipped]
+            prev_colour, prev_white, prev = self._fire_colour(scaled)
         # Change beyond the reference frame's 3x3 range: a shifted edge is not flicker.
-        up = cv2.subtract(luma, cv2.dilate(prev, _KERNEL3))
-        down = cv2.subtract(cv2.erode(prev, _KERNEL3), luma)
-        step = cv2.max(up, down)
+        # Clipped pixels (near either frame's top level) carry no luma: after gain
+        # compensation a clipped lamp would seem to brighten when the exposure drops.
+        both = colour & prev_colour
+        both[(luma >= _top(luma)) | (prev >= _top(prev))] = 0
+        brighter = (cv2.subtract(luma, cv2.dilate(prev, _KERNEL3)) > c.flicker_delta) & (both > 0)
+        darker = (cv2.subtract(cv2.erode(prev, _KERNEL3), luma) > c.flicker_delta) & (both > 0)
+        # A clipped white flame body has no luma to flicker: its outline moving by
+        # more than a pixel is the flicker (it grows here and shrinks there).
+        joined = white > cv2.dilate(prev_white, _KERNEL3)
+        left = prev_white > cv2.dilate(white, _KERNEL3)
+        joined |= brighter
+        left |= darker
         moving = float(np.count_nonzero(cv2.absdiff(luma, prev) > 2 * c.flicker_delta)) / luma.size
-        flicker = (step > c.flicker_delta) & (colour > 0) & (prev_colour > 0)
+        flicker = (joined | left).astype(np.uint8)
         if moving > c.max_global_change:
-            flicker[:] = False
+            flicker[:] = 0
+            joined[:] = left[:] = False
         alpha = 1.0 - math.exp(-dt / c.flicker_tau_s)
         cv2.accumulateWeighted(flicker.astype(np.float32), self._flicker, alpha)
         cv2.accumulateWeighted(colour.astype(np.float32), self._persist, alpha)
         # At low frame rates one flicker event alone would pass min_flicker; ask for two.
         flickers = self._flicker >= max(c.min_flicker, 1.2 * alpha)
         cand = (flickers & (self._persist >= c.min_colour_persistence) & (colour > 0)).astype(np.uint8)
-        xyxy, strength = _regions(cand, self._flicker, c.min_region_px, _KERNEL5)
-        tracks = self._fire_tracks.update(xyxy, np.minimum(1.0, strength / (2 * c.min_flicker)), pts)
+        # For the two-sided test the whole outline counts: tongues that rise and fall.
+        grew = joined | (colour > cv2.dilate(prev_colour, _KERNEL3))
+        shrank = left | (prev_colour > cv2.dilate(colour, _KERNEL3))
+        if moving > c.max_global_change:
+            grew[:] = shrank[:] = False
+        xyxy, strength, stats = regions(cand, self._flicker, c.min_region_px, _KERNEL5, (grew, shrank))
+        tracks = self._fire_tracks.update(xyxy, np.minimum(1.0, strength / (2 * c.min_flicker)), pts, stats)
         return to_detections(tracks, 0, pts, c.hold_s)
 
-    def _smoke_features(self, small: np.ndarray) -> list[np.ndarray]:
-        """Grey level and chroma (|Cb - 128| + |Cr - 128|) at half the working width, float32."""
-        size = (max(1, small.shape[1] // 2), max(1, small.shape[0] // 2))
-        half = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-        ycc = cv2.cvtColor(half, cv2.COLOR_BGR2YCrCb)
-        chroma = cv2.add(cv2.absdiff(ycc[:, :, 1], 128), cv2.absdiff(ycc[:, :, 2], 128))
-        return [ycc[:, :, 0].astype(np.float32), chroma.astype(np.float32)]
+    def _two_sided(self, track: Track, start: float) -> bool:
+        """Flames grow here while they shrink there: events of both signs in the same steps."""
+        steps = np.array([v for t, v in track.stats if t >= start], np.float32).reshape(-1, 2)
+        events = float(steps.max(1).sum())
+        return events > 0 and float(steps.min(1).sum()) >= self.config.min_two_sided * events
 
-    def _smoke(self, small: np.ndarray, dt: float, pts: float) -> Detections:
-        c = self.config
-        grey, chroma = feats = self._smoke_features(small)
-        bg, bg_chroma = self._bg
-        # Local statistics in 7x7 windows: smoke is translucent, so the background's
-        # texture stays in place (high correlation) at lower relative contrast.
-        k = (7, 7)
-        mean_g, mean_b = cv2.blur(grey, k), cv2.blur(bg, k)
-        var_g = np.maximum(cv2.blur(grey * grey, k) - mean_g * mean_g, 0)
-        var_b = np.maximum(cv2.blur(bg * bg, k) - mean_b * mean_b, 0)
-        cov = cv2.blur(grey * bg, k) - mean_g * mean_b
-        lo, hi = c.smoke_luma_range
-        cand = (
-            (np.abs(mean_g - mean_b) >= c.smoke_min_change)
-            # grey, or a veil that washes out the colour behind it
-            & ((chroma <= c.smoke_max_chroma) | (chroma <= 0.7 * bg_chroma))
-            & (chroma <= bg_chroma + 4)
-            & (grey >= lo)
-            & (grey <= hi)
-            & (var_b >= c.smoke_min_background_contrast**2)
-            & (cov >= c.smoke_min_correlation * np.sqrt(var_g * var_b))
-            # relative contrast (sd / mean) falls: dimmer light alone keeps it
-            & (var_g * mean_b * mean_b <= c.smoke_contrast_ratio**2 * var_b * mean_g * mean_g)
-        )
-        elapsed = pts - self._start
-        # A running median: people and cars passing through do not pull it, unlike a mean.
-        step = c.background_rate * dt * (10.0 if elapsed < c.smoke_warmup_s else 1.0)
-        for now, model in zip(feats, self._bg, strict=True):
-            model += np.clip(now - model, -step, step)
-        if np.count_nonzero(cand) > c.smoke_max_area * cand.size:
-            cand[:] = False  # the whole view changed: focus, exposure or a dirty lens, not a plume
-        cv2.accumulateWeighted(cand.astype(np.float32), self._smoke_persist, 1.0 - math.exp(-dt / 1.0))
-        if elapsed < c.smoke_warmup_s:
-            return Detections.empty()
-        steady = (self._smoke_persist >= 0.5).astype(np.uint8)
-        min_px = max(4, round(c.smoke_min_area * steady.size))
-        xyxy, strength = _regions(steady, self._smoke_persist, min_px, _KERNEL5)
-        tracks = self._smoke_tracks.update(xyxy * 2, strength, pts)
-        return to_detections(tracks, 1, pts, c.hold_s)
 
-    def _smoke_grows(self, track: Track, start: float) -> bool:
-        """Smoke rises from a fixed base: the top climbs, the bottom stays, the area grows."""
-        c = self.config
-        seen = [b for t, b in track.history if t >= start]
-        first, now = seen[0], seen[-1]
-        height = max(1.0, float(now[3] - now[1]))
-        area0 = max(1.0, float((first[2] - first[0]) * (first[3] - first[1])))
-        area1 = float((now[2] - now[0]) * (now[3] - now[1]))
-        rises = first[1] - now[1] >= c.smoke_min_rise * height
-        based = abs(float(now[3] - first[3])) <= 0.25 * height
-        return bool(rises and based and area1 >= (1 + c.smoke_min_growth) * area0)
+def _top(luma: np.ndarray) -> float:
+    """The level from which a frame's pixels count as clipped (its maximum, less a margin)."""
+    return cv2.minMaxLoc(luma)[1] - 8.0
 
 
 def build_fire_detector(

@@ -40,6 +40,9 @@ class Track:
     score: float
     history: deque[tuple[float, np.ndarray]] = field(default_factory=deque)
     confirmed: bool = False
+    # per analysed frame in which the track was seen: (pts, cue statistics of its regions, summed)
+    stats: deque[tuple[float, np.ndarray]] = field(default_factory=deque)
+    rejected: str = ""  # why a cue turned the track down for good ("" while it may still confirm)
 
 
 class RegionTracker:
@@ -49,7 +52,9 @@ class RegionTracker:
     union of every region overlapping its last box, tolerates missing frames
     (``min_presence``) and keeps a confirmed region for ``hold_s``. Objects that
     move (cars, people) drift more than ``max_drift`` region sizes during the
-    confirm window and never confirm.
+    confirm window and never confirm. ``accept(track, window_start)`` adds the
+    detector's own cues; it may also set ``track.rejected``, which turns the
+    track down for as long as it lives (a dust cloud stays dust).
     """
 
     def __init__(
@@ -68,8 +73,19 @@ class RegionTracker:
         self.tracks: list[Track] = []
         self._times: deque[float] = deque()
 
-    def update(self, xyxy: np.ndarray, scores: np.ndarray, pts: float) -> list[Track]:
-        """Match this frame's regions; return confirmed tracks seen within ``hold_s``."""
+    def update(self, xyxy: np.ndarray, scores: np.ndarray, pts: float, stats: np.ndarray | None = None) -> list[Track]:
+        """Match this frame's regions; return confirmed tracks seen within ``hold_s``.
+
+        Parameters
+        ----------
+        xyxy, scores
+            This frame's candidate regions and their scores.
+        pts
+            Time of the frame (s).
+        stats
+            Optional (N, K) cue statistics of the regions (pixel counts); a track
+            keeps, per frame, the sum over the regions it took, for ``accept``.
+        """
         self._times.append(pts)
         horizon = pts - 2 * self.confirm_s - self.hold_s - 1e-6
         while self._times and self._times[0] < horizon:
@@ -78,11 +94,19 @@ class RegionTracker:
         for i, box in enumerate(xyxy):
             best, best_iou = -1, 0.0
             for t, track in enumerate(self.tracks):
-                iou = _overlap(box, _grow(track.box, 0.25))
+                # Overlap with the grown box decides; IoU breaks ties, so that a flame
+                # inside the glow it lights up keeps its own track.
+                ios = _overlap(box, _grow(track.box, 0.25))
+                iou = ios + _iou(box, track.box) if ios > 0 else 0.0
                 if iou > best_iou:
                     best, best_iou = t, iou
             if best < 0:
-                self.tracks.append(Track(pts, pts, box.copy(), float(scores[i])))
+                track = Track(pts, pts, box.copy(), float(scores[i]))
+                # A region born beside one turned down is more of the same (a dust cloud spreading).
+                track.rejected = next(
+                    (t.rejected for t in self.tracks if t.rejected and _overlap(box, _grow(t.box, 0.5)) > 0), ""
+                )
+                self.tracks.append(track)
                 best = len(self.tracks) - 1
             groups.setdefault(best, []).append(i)
         for t, members in groups.items():
@@ -93,7 +117,11 @@ class RegionTracker:
             track.history.append((pts, box))
             while track.history and track.history[0][0] < horizon:
                 track.history.popleft()
-            if not track.confirmed:
+            if stats is not None:
+                track.stats.append((pts, stats[members].sum(0)))
+                while track.stats and track.stats[0][0] < horizon:
+                    track.stats.popleft()
+            if not track.confirmed and not track.rejected:
                 track.confirmed = self._confirms(track, pts)
         self.tracks = [t for t in self.tracks if pts - t.last <= max(self.hold_s, self.confirm_s)]
         return [t for t in self.tracks if t.confirmed and pts - t.last <= self.hold_s]
@@ -127,6 +155,15 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return float(w * h / max(smaller, 1e-6))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return float(w * h / max(union, 1e-6))
 
 
 def to_detections(tracks: list[Track], class_id: int, pts: float, hold_s: float) -> Detections:
