@@ -26,7 +26,7 @@ from vigil.detection.config import DetailConfig
 
 EDGE_PX = 3.0  # a window box this close to an inner window edge is cut off by it
 GROUP_NMS_IOU = 0.55
-BIG_MOTION = 3.0  # motion blobs this many times ``small_px`` (at base scale) are big objects: no window
+HUGE_MOTION = 0.5  # a moving blob over this share of the frame is a lighting change or a camera move: no window
 
 DetectBatch = Callable[[Sequence[np.ndarray]], list[Detections]]
 
@@ -74,7 +74,10 @@ def plan_windows(
     tracked = np.asarray(tracked, np.float32).reshape(-1, 4)
     motion = np.asarray(motion, np.float32).reshape(-1, 4)
     tracked = tracked[long_side(tracked) < small]
-    motion = motion[long_side(motion) < BIG_MOTION * small]
+    # A large moving blob can hold small movers (two cars and the dust between them): it gets a window
+    # at its centre like any other, unless it covers most of the frame.
+    area = (motion[:, 2] - motion[:, 0]) * (motion[:, 3] - motion[:, 1])
+    motion = motion[area < HUGE_MOTION * width * height]
     # Small tracked objects first (they are what the rules follow), then motion by size.
     order = np.argsort(-(motion[:, 2] - motion[:, 0]) * (motion[:, 3] - motion[:, 1]), kind="stable")
     candidates = np.concatenate([tracked, motion[order]])

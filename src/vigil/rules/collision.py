@@ -61,7 +61,7 @@ from vigil.config.rules import CollisionRule
 from vigil.incidents.types import Signal
 from vigil.rules.base import FLAT_ASPECT, ROAD_USER_LABELS, TALL_ASPECT, TWO_WHEELER_LABELS, FrameContext, union_box
 
-MIN_AGE_S = 0.5
+MIN_AGE_S = 0.3
 BEFORE_S = 1.0
 AFTER_S = 0.6
 MAX_SPEED = 15.0
