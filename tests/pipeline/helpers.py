@@ -126,3 +126,41 @@ def write_reversed(src: Path, dst: Path, step: int = 3) -> Path:
             out.mux(enc.encode(frame))
         out.mux(enc.encode(None))
     return dst
+
+
+def mot_metrics(frames: list[tuple[int, Detections]], gt: np.ndarray, label: str = "person") -> dict[str, float]:
+    """CLEAR-MOT and ID metrics (py-motmetrics) of tracks against MOTChallenge ground truth, at IoU >= 0.5.
+
+    ``frames`` holds (1-based frame, tracker output) of the analysed frames
+    only; ``gt`` the rows ``frame, id, x, y, w, h, considered, ...``. As in the
+    MOTChallenge devkit, a track box on a row flagged not considered (column 7
+    = 0) is neither a hit nor a false positive. benchmarks/tracking scores the
+    same way.
+    """
+    import motmetrics as mm
+    from scipy.optimize import linear_sum_assignment
+
+    from vigil.core.boxes import iou_matrix
+
+    acc = mm.MOTAccumulator(auto_id=True)
+    for frame, tracks in frames:
+        labels = np.asarray(tracks.data.get("label", np.zeros(len(tracks), dtype=object))).astype(str)
+        mine = tracks[labels == label] if len(tracks) else tracks
+        ids = np.asarray(mine.tracker_id if mine.tracker_id is not None else np.zeros(0), np.int64)
+        boxes = mine.xyxy
+        rows = gt[gt[:, 0] == frame]
+        gbox = np.c_[rows[:, 2:4], rows[:, 2:4] + rows[:, 4:6]].astype(np.float32)
+        considered = rows[:, 6] > 0
+        iou = iou_matrix(gbox, boxes)
+        if iou.size:
+            r, c = linear_sum_assignment(-iou)
+            ok = iou[r, c] >= 0.5
+            keep = np.ones(len(ids), bool)
+            keep[c[ok & ~considered[r]]] = False
+            ids, boxes = ids[keep], boxes[keep]
+        gbox, gid = gbox[considered], rows[considered, 1].astype(int)
+        iou = iou_matrix(gbox, boxes).astype(np.float64)
+        acc.update(gid.tolist(), ids.tolist(), np.where(iou >= 0.5, 1.0 - iou, np.nan))
+    names = ["mota", "idf1", "num_switches", "num_false_positives", "num_misses"]
+    summary = mm.metrics.create().compute(acc, metrics=names, name="all")
+    return {k: float(summary[k].iloc[0]) for k in names}
