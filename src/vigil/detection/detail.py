@@ -26,7 +26,7 @@ from vigil.detection.config import DetailConfig
 
 EDGE_PX = 3.0  # a window box this close to an inner window edge is cut off by it
 GROUP_NMS_IOU = 0.55
-HUGE_MOTION = 0.5  # a moving blob over this share of the frame is a lighting change or a camera move: no window
+BIG_MOTION = 2.0  # a moving blob this many times ``small_px`` (at base scale) is a big object, seen well whole
 
 DetectBatch = Callable[[Sequence[np.ndarray]], list[Detections]]
 
@@ -74,10 +74,9 @@ def plan_windows(
     tracked = np.asarray(tracked, np.float32).reshape(-1, 4)
     motion = np.asarray(motion, np.float32).reshape(-1, 4)
     tracked = tracked[long_side(tracked) < small]
-    # A large moving blob can hold small movers (two cars and the dust between them): it gets a window
-    # at its centre like any other, unless it covers most of the frame.
-    area = (motion[:, 2] - motion[:, 0]) * (motion[:, 3] - motion[:, 1])
-    motion = motion[area < HUGE_MOTION * width * height]
+    # Big movers (a bus, a car close to the camera) are seen well by the whole-frame pass: windows are
+    # spent on small ones only (on busy scenes a window per blob would triple the detector's cost).
+    motion = motion[long_side(motion) < BIG_MOTION * small]
     # Small tracked objects first (they are what the rules follow), then motion by size.
     order = np.argsort(-(motion[:, 2] - motion[:, 0]) * (motion[:, 3] - motion[:, 1]), kind="stable")
     candidates = np.concatenate([tracked, motion[order]])

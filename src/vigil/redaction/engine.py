@@ -54,8 +54,10 @@ class Analysis:
     regions : Detections
         The regions to obscure, with ``data["kind"]`` (face, head, plate).
     objects : Detections
-        The confident people and vehicles the head and plate regions were derived
-        from (``data["label"]``); temporal redaction uses their motion.
+        Every confident object the detector found (``data["label"]``), of any
+        class: temporal redaction uses their motion to explain what changed
+        between frames (a car seen from above is often called "cell phone", and
+        its motion is still a car's).
     """
 
     regions: Detections
@@ -198,7 +200,14 @@ class Redactor:
         merged = Detections.merge(parts)
         h, w = image.shape[:2]
         regions = merged.with_xyxy(boxes.clip(merged.xyxy, w, h)) if len(merged) else merged
-        return Analysis(regions, Detections.merge([people, vehicles]))
+        return Analysis(regions, self._confident(objects))
+
+    def _confident(self, objects: Detections | None) -> Detections:
+        """Objects of any class at least as confident as the person or vehicle thresholds ask."""
+        if objects is None or len(objects) == 0:
+            return Detections.empty()
+        floor = min(self.config.heads.person_threshold, self.config.plates.vehicle_threshold)
+        return objects[objects.confidence >= floor]
 
     def _people_and_vehicles(self, objects: Detections | None) -> tuple[Detections, Detections]:
         """The confident people (for heads) and vehicles (for plates) among ``objects``."""

@@ -80,31 +80,30 @@ def _match(a: np.ndarray, b: np.ndarray, min_iou: float = 0.05) -> list[tuple[in
 def paths(a: Detections, b: Detections) -> tuple[np.ndarray, np.ndarray]:
     """Hulls of the objects both keys saw, and the people only one of them saw.
 
+    Objects are matched whatever their labels (a detector calls one car "car",
+    then "cell phone"): what matters here is that something was there in both
+    keys and moved from one box to the other.
+
     Parameters
     ----------
     a, b : Detections
-        People and vehicles of two keys, with ``data["label"]``.
+        Confident objects of two keys, with ``data["label"]``.
 
     Returns
     -------
     (np.ndarray, np.ndarray)
-        (P, 4) hulls of the pairs matched across the keys (same label), and
-        (L, 4) boxes of people seen in one key only.
+        (P, 4) hulls of the pairs matched across the keys, and (L, 4) boxes of
+        people that one key saw and the other has nothing for.
     """
+    pairs = _match(boxes.pad(a.xyxy, MATCH_BUFFER), boxes.pad(b.xyxy, MATCH_BUFFER))
+    ia, ib = [i for i, _ in pairs], [j for _, j in pairs]
+    hulls = boxes.hull(a.xyxy[ia], b.xyxy[ib]) if pairs else np.zeros((0, 4), np.float32)
     la = np.asarray(a.data.get("label", np.full(len(a), "", dtype=object))).astype(str)
     lb = np.asarray(b.data.get("label", np.full(len(b), "", dtype=object))).astype(str)
-    hulls, lone = [], []
-    for label in sorted(set(la) | set(lb)):
-        ia, ib = np.flatnonzero(la == label), np.flatnonzero(lb == label)
-        pairs = _match(boxes.pad(a.xyxy[ia], MATCH_BUFFER), boxes.pad(b.xyxy[ib], MATCH_BUFFER))
-        ma, mb = [ia[i] for i, _ in pairs], [ib[j] for _, j in pairs]
-        if pairs:
-            hulls.append(boxes.hull(a.xyxy[ma], b.xyxy[mb]))
-        if label == "person":
-            lone.append(a.xyxy[np.setdiff1d(ia, ma)])
-            lone.append(b.xyxy[np.setdiff1d(ib, mb)])
-    empty = np.zeros((0, 4), np.float32)
-    return (np.concatenate(hulls) if hulls else empty), (np.concatenate(lone) if lone else empty)
+    lone_a = np.setdiff1d(np.flatnonzero(la == "person"), ia)
+    lone_b = np.setdiff1d(np.flatnonzero(lb == "person"), ib)
+    lone = np.concatenate([a.xyxy[lone_a], b.xyxy[lone_b]]).reshape(-1, 4)
+    return hulls.astype(np.float32), lone.astype(np.float32)
 
 
 def bridge(a: Detections, b: Detections) -> Detections:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vigil.detection.config import ObjectDetectorConfig
+from vigil.detection.config import GroupThresholds, ObjectDetectorConfig
 
 
 class TrackerConfig(BaseModel):
@@ -85,6 +86,23 @@ class TrackerConfig(BaseModel):
         "person's track. Off: class is ignored and a track takes the class of its latest detection.",
     )
 
+    by_group: dict[str, GroupThresholds] = Field(
+        default_factory=dict,
+        title="Per class group",
+        description="High and new-track thresholds that replace the two above for one class group (person, "
+        "vehicle, two-wheeler, animal): detectors score groups differently.",
+    )
+
+    def thresholds_for(self, groups: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) high and (N,) new-track thresholds for detections of these class groups."""
+        high = np.full(len(groups), self.high_threshold, np.float32)
+        new = np.full(len(groups), self.new_track_threshold, np.float32)
+        for k, group in enumerate(groups):
+            override = self.by_group.get(group)
+            if override is not None:
+                high[k], new[k] = override.high_threshold, override.new_track_threshold
+        return high, new
+
     @classmethod
     def for_detector(cls, detector: ObjectDetectorConfig, **overrides: object) -> TrackerConfig:
         """The tracker settings calibrated for a detector (its tracking profile), with ``overrides``."""
@@ -93,8 +111,8 @@ class TrackerConfig(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> TrackerConfig:
-        if self.low_threshold > self.high_threshold:
-            raise ValueError(
-                f"low_threshold ({self.low_threshold}) must not exceed high_threshold ({self.high_threshold})"
-            )
+        highs = [("", self.high_threshold)] + [(f" of {g}", t.high_threshold) for g, t in self.by_group.items()]
+        for name, high in highs:
+            if self.low_threshold > high:
+                raise ValueError(f"low_threshold ({self.low_threshold}) must not exceed high_threshold{name} ({high})")
         return self

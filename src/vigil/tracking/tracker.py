@@ -165,10 +165,13 @@ class Tracker:
         tracks = replace(tracks, mean=mean, cov=cov)
         pred_boxes = kalman.xyah_to_xyxy(tracks.mean)
 
-        det_boxes, det_cls, conf = detections.xyxy, self._groups(detections), detections.confidence
+        det_boxes, conf = detections.xyxy, detections.confidence
+        groups = self._group_names(detections)
+        det_cls = self._codes(groups, detections)
+        high_at, new_at = cfg.thresholds_for(groups)
         usable = np.isfinite(det_boxes).all(axis=1) & np.isfinite(conf)
-        high = np.flatnonzero(usable & (conf >= cfg.high_threshold))
-        low = np.flatnonzero(usable & (conf >= cfg.low_threshold) & (conf < cfg.high_threshold))
+        high = np.flatnonzero(usable & (conf >= high_at))
+        low = np.flatnonzero(usable & (conf >= cfg.low_threshold) & (conf < high_at))
 
         def associate(track_rows: np.ndarray, det_rows: np.ndarray, min_iou: float) -> tuple[np.ndarray, ...]:
             return _associate(
@@ -193,7 +196,7 @@ class Tracker:
         tracks = replace(tracks, lost=tracks.lost | (missed & (tracks.track_id > 0)))
 
         # Confident leftovers start tentative tracks.
-        born = leftover[conf[leftover] >= cfg.new_track_threshold]
+        born = leftover[conf[leftover] >= new_at[leftover]]
         first = len(tracks)
         tracks = tracks.concat(self._initiate(det_boxes[born], det_cls[born], pts))
         drop = np.concatenate([drop, np.zeros(len(born), dtype=bool)])
@@ -217,18 +220,23 @@ class Tracker:
         out = detections[det_rows]
         return Detections(out.xyxy, out.confidence, out.class_id, track_id[rows], {**out.data, "velocity": velocity})
 
-    def _groups(self, detections: Detections) -> np.ndarray:
+    @staticmethod
+    def _group_names(detections: Detections) -> list[str]:
+        """Each detection's class group (:data:`~vigil.detection.coco.CLASS_GROUPS`); '' without labels."""
+        labels = detections.data.get("label")
+        return [""] * len(detections) if labels is None else group_of(labels)
+
+    def _codes(self, groups: list[str], detections: Detections) -> np.ndarray:
         """(N,) class-group codes: detections of one group (car, bus, truck) can continue one track.
 
         Detectors flicker between confusable classes from frame to frame; matching
         on the exact class would break the track each time. Codes are handed out
         per tracker, so they mean nothing outside this camera's stream.
         """
-        labels = detections.data.get("label")
-        if labels is None:
+        if detections.data.get("label") is None:
             return detections.class_id
-        out = np.empty(len(detections), np.int32)
-        for i, group in enumerate(group_of(labels)):
+        out = np.empty(len(groups), np.int32)
+        for i, group in enumerate(groups):
             out[i] = self._group_codes.setdefault(group, len(self._group_codes))
         return out
 
