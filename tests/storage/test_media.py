@@ -35,3 +35,14 @@ def test_video_round_trip_keeps_frames_and_even_size(tmp_path):
     assert frames[0].image.shape == (60, 96, 3)
     assert abs(frames[5].pts - 0.5) < 1e-6
     assert abs(int(frames[5].image.mean()) - 100) <= 8
+
+
+def test_video_frames_of_another_size_are_scaled_to_the_clip(tmp_path):
+    path = tmp_path / "mixed.mp4"
+    with VideoWriter(path, 10) as w:
+        w.write(RedactedFrame(np.full((64, 96, 3), 40, np.uint8), pts=0.0))
+        w.write(RedactedFrame(np.full((32, 48, 3), 200, np.uint8), pts=0.1))  # smaller
+        w.write(RedactedFrame(np.full((128, 160, 3), 120, np.uint8), pts=0.2))  # larger, other aspect
+    frames = list(iter_video(path))
+    assert [f.image.shape for f in frames] == [(64, 96, 3)] * 3
+    assert [round(float(f.image.mean()) / 40) for f in frames] == [1, 5, 3]

@@ -39,6 +39,7 @@ class RedactReport:
     videos: int = 0
     frames: int = 0
     fail_closed_frames: int = 0
+    changed_frames: int = 0  # video frames between detection frames that changed and were searched themselves
     regions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -58,6 +59,7 @@ class RedactReport:
             "videos": self.videos,
             "frames": self.frames,
             "fail_closed_frames": self.fail_closed_frames,
+            "changed_frames": self.changed_frames,
             "regions": dict(sorted(self.regions.items())),
             "seconds": round(self.seconds, 3),
             "fps": round(self.frames / self.seconds, 2) if self.seconds > 0 else None,
@@ -191,6 +193,7 @@ def redact_video(
             report.add(frame)
             frames_out.put(frame)
     finally:
+        report.changed_frames += temporal.searched_frames
         stop.set()
         frames_out.put(_END)
         writer_thread.join()

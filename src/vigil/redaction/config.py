@@ -126,6 +126,16 @@ class VideoConfig(_Strict):
         title="Memory (detection frames)",
         description="A region not found again stays covered for this many more detection frames.",
     )
+    change_threshold: int = Field(
+        15,
+        ge=1,
+        le=255,
+        title="Change threshold (grey levels)",
+        description="A frame between two detection frames is compared with both, in cells of a few pixels; a "
+        "cell whose mean grey level differs from both by more than this, outside the regions already obscured, "
+        "makes the frame get a detection of its own there (a cut, a pan, a fast motion). Lower is safer and "
+        "slower.",
+    )
 
 
 class RedactionConfig(_Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +43,23 @@ class RedactionError(RuntimeError):
 def _regions(xyxy: np.ndarray, scores: np.ndarray, kind: str) -> Detections:
     n = len(xyxy)
     return Detections(xyxy, scores, np.zeros(n, np.int32), data={"kind": np.full(n, kind, dtype=object)})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the redaction stage found in one frame.
+
+    Attributes
+    ----------
+    regions : Detections
+        The regions to obscure, with ``data["kind"]`` (face, head, plate).
+    objects : Detections
+        The confident people and vehicles the head and plate regions were derived
+        from (``data["label"]``); temporal redaction uses their motion.
+    """
+
+    regions: Detections
+    objects: Detections
 
 
 def pad_sides(
@@ -105,29 +123,69 @@ class Redactor:
         self._late: Future[Detections] | None = None
 
     # -- detection ---------------------------------------------------------------
-    def find_faces(self, image: np.ndarray) -> Detections:
-        """Faces at a scale (and tiling) suited to the image size, padded."""
+    def face_scale(self, image: np.ndarray) -> float | None:
+        """Scale of the face search for a frame of this size; ``None`` when it is searched in tiles."""
+        cfg = self.config.faces
+        long_side = max(image.shape[:2])
+        if long_side > cfg.tile_above:
+            return None
+        scale = min(cfg.max_upscale, max(1.0, cfg.min_long_side / long_side))
+        # A slight enlargement finds little and costs as much as a second pass.
+        return 1.0 if scale <= 1.25 else scale
+
+    def _faces_in(self, image: np.ndarray, scale: float | None) -> Detections:
+        """Raw (unpadded) faces in ``image`` searched at ``scale`` (``None``: tiles at full resolution)."""
+        assert self._faces is not None
+        cfg = self.config.faces
+        if scale is None:
+            return tiled_detect(self._faces.detect, image, cfg.tile_size, cfg.tile_size // 8)
+        found = self._faces.detect(image, scale)
+        if scale > 1.0:
+            # Enlarged for small faces, and as it is for large ones (which outgrow
+            # the network's receptive field when enlarged).
+            found = Detections.merge([found, self._faces.detect(image, 1.0)])
+            found = found[boxes.nms(found.xyxy, found.confidence, 0.3)]
+        return found
+
+    def find_faces(self, image: np.ndarray, windows: np.ndarray | None = None) -> Detections:
+        """Faces at a scale (and tiling) suited to the image size, padded.
+
+        Parameters
+        ----------
+        windows : np.ndarray, optional
+            (K, 4) px boxes: search only inside them, at the scale the whole frame
+            would be searched at (used for frames that changed only locally).
+        """
         if self._faces is None:
             return Detections.empty()
         cfg = self.config.faces
-        h, w = image.shape[:2]
-        long_side = max(h, w)
-        if long_side > cfg.tile_above:
-            found = tiled_detect(self._faces.detect, image, cfg.tile_size, cfg.tile_size // 8)
+        scale = self.face_scale(image)
+        if windows is None:
+            found = self._faces_in(image, scale)
         else:
-            # Small images are searched twice: enlarged for small faces, and as they
-            # are for large ones (which outgrow the network's receptive field when enlarged).
-            scale = min(cfg.max_upscale, max(1.0, cfg.min_long_side / long_side))
-            if scale <= 1.25:  # a slight enlargement finds little and costs as much as a second pass
-                scale = 1.0
-            found = self._faces.detect(image, scale)
-            if scale > 1.0:
-                found = Detections.merge([found, self._faces.detect(image, 1.0)])
-                found = found[boxes.nms(found.xyxy, found.confidence, 0.3)]
+            parts = []
+            for x1, y1, x2, y2 in np.asarray(windows, np.float32).reshape(-1, 4).astype(int).tolist():
+                crop = image[y1:y2, x1:x2]
+                if crop.shape[0] < 2 or crop.shape[1] < 2:
+                    continue
+                # A tiled frame is searched at full resolution: its windows too (in tiles when large).
+                crop_scale = scale if scale is not None else (None if max(crop.shape[:2]) > cfg.tile_size else 1.0)
+                sub = self._faces_in(crop, crop_scale)
+                if len(sub):
+                    parts.append(sub.with_xyxy(sub.xyxy + np.array([x1, y1, x1, y1], np.float32)))
+            found = Detections.merge(parts)
         return _regions(pad_sides(found.xyxy, cfg.pad, cfg.pad_px), found.confidence, FACE)
 
-    def find_regions(self, image: np.ndarray, objects: Detections | None = None) -> Detections:
-        """All regions to obscure, in image pixels, with ``data["kind"]``.
+    def find_regions(
+        self, image: np.ndarray, objects: Detections | None = None, windows: np.ndarray | None = None
+    ) -> Detections:
+        """All regions to obscure, in image pixels, with ``data["kind"]`` (see :meth:`analyse`)."""
+        return self.analyse(image, objects, windows).regions
+
+    def analyse(
+        self, image: np.ndarray, objects: Detections | None = None, windows: np.ndarray | None = None
+    ) -> Analysis:
+        """The regions to obscure in a frame, and the people and vehicles they were derived from.
 
         Parameters
         ----------
@@ -136,38 +194,68 @@ class Redactor:
         objects : Detections, optional
             Object detections already made for this frame (e.g. by the incident
             pipeline) with ``data["label"]``; the engine runs its own detector when omitted.
+        windows : np.ndarray, optional
+            (K, 4) px boxes: search only inside them, for faces and plates, and
+            without the object detector (unless ``objects`` are given). Used for a
+            video frame that changed only there since the frames around it, whose
+            regions (heads included) it keeps.
         """
         cfg = self.config
-        faces = self.find_faces(image)
+        faces = self.find_faces(image, windows)
         parts = [faces]
-        if objects is None and self._objects is not None:
+        if objects is None and self._objects is not None and windows is None:
             objects = self._objects.detect(image)
-        if objects is not None and len(objects):
-            labels = objects.data.get("label", np.full(len(objects), "", dtype=object))
-            if cfg.heads.enabled:
-                people = objects[
-                    np.isin(labels, list(PERSON_CLASSES)) & (objects.confidence >= cfg.heads.person_threshold)
-                ]
-                heads = head_boxes(people.xyxy, cfg.heads.pad)
-                sure = faces.xyxy[faces.confidence >= cfg.heads.skip_if_face_score]
-                keep = uncovered_heads(heads, sure)
-                parts.append(_regions(heads[keep], people.confidence[keep], HEAD))
-            vehicles = objects[
-                np.isin(labels, list(VEHICLE_CLASSES)) & (objects.confidence >= cfg.plates.vehicle_threshold)
-            ]
-        else:
-            vehicles = Detections.empty()
-        searched = len(vehicles) > 0 or cfg.plates.search_whole_frame or self._objects is None
-        if cfg.plates.enabled and self._plates is not None and searched:
-            plates = self._plates.locate(image, vehicles.xyxy if len(vehicles) else None)
-            parts.append(_regions(plates, np.ones(len(plates), np.float32), PLATE))
+        people, vehicles = self._people_and_vehicles(objects)
+        if cfg.heads.enabled and len(people):
+            heads = head_boxes(people.xyxy, cfg.heads.pad)
+            sure = faces.xyxy[faces.confidence >= cfg.heads.skip_if_face_score]
+            keep = uncovered_heads(heads, sure)
+            parts.append(_regions(heads[keep], people.confidence[keep], HEAD))
+        if cfg.plates.enabled and self._plates is not None:
+            if windows is not None:
+                parts.append(self._find_plates(image, None, windows))
+            elif len(vehicles) or cfg.plates.search_whole_frame or self._objects is None:
+                parts.append(self._find_plates(image, vehicles.xyxy if len(vehicles) else None, None))
         merged = Detections.merge(parts)
         h, w = image.shape[:2]
-        return merged.with_xyxy(boxes.clip(merged.xyxy, w, h)) if len(merged) else merged
+        regions = merged.with_xyxy(boxes.clip(merged.xyxy, w, h)) if len(merged) else merged
+        return Analysis(regions, Detections.merge([people, vehicles]))
+
+    def _people_and_vehicles(self, objects: Detections | None) -> tuple[Detections, Detections]:
+        """The confident people (for heads) and vehicles (for plates) among ``objects``."""
+        if objects is None or len(objects) == 0:
+            return Detections.empty(), Detections.empty()
+        cfg = self.config
+        labels = objects.data.get("label", np.full(len(objects), "", dtype=object))
+        score = objects.confidence
+        people = objects[np.isin(labels, list(PERSON_CLASSES)) & (score >= cfg.heads.person_threshold)]
+        vehicles = objects[np.isin(labels, list(VEHICLE_CLASSES)) & (score >= cfg.plates.vehicle_threshold)]
+        return people, vehicles
+
+    def _find_plates(self, image: np.ndarray, vehicles: np.ndarray | None, windows: np.ndarray | None) -> Detections:
+        """Plates on the vehicles, or (without vehicles) in the whole frame or only inside ``windows``."""
+        assert self._plates is not None
+        if vehicles is not None or windows is None:
+            plates = self._plates.locate(image, vehicles)
+        else:
+            found = []
+            for x1, y1, x2, y2 in np.asarray(windows, np.float32).reshape(-1, 4).astype(int).tolist():
+                if x2 - x1 >= 8 and y2 - y1 >= 8:
+                    found.append(self._plates.locate(image[y1:y2, x1:x2]) + np.array([x1, y1, x1, y1], np.float32))
+            plates = np.concatenate(found) if found else np.zeros((0, 4), np.float32)
+        return _regions(plates, np.ones(len(plates), np.float32), PLATE)
 
     # -- fail-closed wrappers ------------------------------------------------------
-    def detect_checked(self, image: np.ndarray, objects: Detections | None = None) -> Detections:
-        """:meth:`find_regions` under the configured deadline.
+    def detect_checked(
+        self, image: np.ndarray, objects: Detections | None = None, windows: np.ndarray | None = None
+    ) -> Detections:
+        """:meth:`find_regions` under the configured deadline (see :meth:`analyse_checked`)."""
+        return self.analyse_checked(image, objects, windows).regions
+
+    def analyse_checked(
+        self, image: np.ndarray, objects: Detections | None = None, windows: np.ndarray | None = None
+    ) -> Analysis:
+        """:meth:`analyse` under the configured deadline.
 
         Raises
         ------
@@ -178,12 +266,12 @@ class Redactor:
         timeout = self.config.timeout_s
         try:
             if timeout is None:
-                return self.find_regions(image, objects)
+                return self.analyse(image, objects, windows)
             if self._late is not None and not self._late.done():
                 raise RedactionError("redaction is behind: the previous frame is still being analysed")
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-redact")
-            future = self._executor.submit(self.find_regions, image, objects)
+            future = self._executor.submit(self.analyse, image, objects, windows)
             try:
                 return future.result(timeout=timeout)
             except FutureTimeout:

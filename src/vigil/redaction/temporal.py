@@ -7,6 +7,22 @@ the way between them), one found in only one key is padded for motion. A
 region that a key no longer finds stays covered for ``memory`` more keys, so a
 face missed for a frame or two is still obscured. If a key's detection fails,
 every frame that depends on it is obscured whole.
+
+The keys' regions only vouch for an in-between frame that shows what the keys
+showed. Each in-between frame is therefore compared with both keys
+(:class:`~vigil.redaction.change.ChangeCheck`), and a cell that differs from
+both is *explained* only
+
+* inside the regions the frame gets anyway, or
+* inside the path of a person or vehicle that both keys saw (the hull of its
+  two boxes), away from any person that only one key saw (who may have moved
+  anywhere near there, face and all).
+
+A frame with unexplained cells is searched itself: inside windows around them
+(a person stepping out from behind a pillar), or whole when much of it changed
+(a cut, a pan, a stream switch). Its own regions are added to the keys'. So
+every frame that is written rests on a detection of that frame or on a check
+that it did not change where nothing vouches for it.
 """
 
 from __future__ import annotations
@@ -16,16 +32,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from vigil.core import Detections, Frame, RedactedFrame, boxes
-from vigil.redaction.engine import RedactionError, Redactor
+from vigil.redaction.change import ChangeCheck, Signature
+from vigil.redaction.engine import Analysis, RedactionError, Redactor
 
 MOTION_PAD = 0.25  # extra margin for a region seen in only one of two keys
 MATCH_BUFFER = 1.0  # boxes are grown by this share of their size before matching keys
+PATH_PAD = 0.05  # growth of an object's path between keys, share of its size
+LONE_PERSON_REACH = 1.5  # a person seen in one key only may be this many box sizes away in between
+SCENE_CHANGE_SHARE = 0.3  # uncovered share of a frame that differs from both keys: search it whole
 
 
 @dataclass(frozen=True)
 class _Key:
     frame: Frame
     regions: Detections | None  # None: detection failed
+    signature: Signature
+    objects: Detections  # confident people and vehicles (empty when detection failed)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A frame waiting for the next key, with its change signature."""
+
+    frame: Frame
+    signature: Signature
 
 
 def _match(a: np.ndarray, b: np.ndarray, min_iou: float = 0.05) -> list[tuple[int, int]]:
@@ -45,6 +75,36 @@ def _match(a: np.ndarray, b: np.ndarray, min_iou: float = 0.05) -> list[tuple[in
         used_b.add(int(j))
         pairs.append((int(i), int(j)))
     return pairs
+
+
+def paths(a: Detections, b: Detections) -> tuple[np.ndarray, np.ndarray]:
+    """Hulls of the objects both keys saw, and the people only one of them saw.
+
+    Parameters
+    ----------
+    a, b : Detections
+        People and vehicles of two keys, with ``data["label"]``.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        (P, 4) hulls of the pairs matched across the keys (same label), and
+        (L, 4) boxes of people seen in one key only.
+    """
+    la = np.asarray(a.data.get("label", np.full(len(a), "", dtype=object))).astype(str)
+    lb = np.asarray(b.data.get("label", np.full(len(b), "", dtype=object))).astype(str)
+    hulls, lone = [], []
+    for label in sorted(set(la) | set(lb)):
+        ia, ib = np.flatnonzero(la == label), np.flatnonzero(lb == label)
+        pairs = _match(boxes.pad(a.xyxy[ia], MATCH_BUFFER), boxes.pad(b.xyxy[ib], MATCH_BUFFER))
+        ma, mb = [ia[i] for i, _ in pairs], [ib[j] for _, j in pairs]
+        if pairs:
+            hulls.append(boxes.hull(a.xyxy[ma], b.xyxy[mb]))
+        if label == "person":
+            lone.append(a.xyxy[np.setdiff1d(ia, ma)])
+            lone.append(b.xyxy[np.setdiff1d(ib, mb)])
+    empty = np.zeros((0, 4), np.float32)
+    return (np.concatenate(hulls) if hulls else empty), (np.concatenate(lone) if lone else empty)
 
 
 def bridge(a: Detections, b: Detections) -> Detections:
@@ -68,22 +128,35 @@ class TemporalRedactor:
     ``push`` returns the frames that are ready (possibly none, while frames wait
     for the next key); ``flush`` returns the rest at the end of the stream.
     Latency is at most ``detect_every - 1`` frames.
+
+    Attributes
+    ----------
+    failed_frames : int
+        Frames obscured whole because a detection they depend on failed.
+    checked_frames, searched_frames, full_searches : int
+        In-between frames compared with their keys; those of them that changed
+        and were searched themselves; how many of those searches took the whole
+        frame (the rest searched windows around the change).
     """
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, change: ChangeCheck | None = None) -> None:
         self.redactor = redactor
         cfg = redactor.config.video
         self.detect_every = cfg.detect_every
         self.memory = cfg.memory
+        self.change = change or ChangeCheck(threshold=cfg.change_threshold)
         self._key: _Key | None = None
-        self._pending: list[Frame] = []
+        self._pending: list[_Held] = []
         self._remembered = Detections.empty()  # regions with data["age"]
         self.failed_frames = 0
+        self.checked_frames = 0
+        self.searched_frames = 0
+        self.full_searches = 0
 
     def push(self, frame: Frame, objects: Detections | None = None) -> list[RedactedFrame]:
         """Add the next frame; ``objects`` are detections made for it upstream, if any."""
         if self._key is not None and len(self._pending) + 1 < self.detect_every:
-            self._pending.append(frame)
+            self._pending.append(_Held(frame, self.change.signature(frame.image)))
             return []
         return self._close_window(self._analyse(frame, objects))
 
@@ -92,15 +165,16 @@ class TemporalRedactor:
         if not self._pending:
             return []
         last = self._pending.pop()
-        return self._close_window(self._analyse(last, None))
+        return self._close_window(self._analyse(last.frame, None, last.signature))
 
-    def _analyse(self, frame: Frame, objects: Detections | None) -> _Key:
+    def _analyse(self, frame: Frame, objects: Detections | None, signature: Signature | None = None) -> _Key:
+        signature = signature if signature is not None else self.change.signature(frame.image)
         try:
-            found = self.redactor.detect_checked(frame.image, objects)
+            found: Analysis = self.redactor.analyse_checked(frame.image, objects)
         except RedactionError:
             self._remembered = Detections.empty()
-            return _Key(frame, None)
-        return _Key(frame, self._remember(found))
+            return _Key(frame, None, signature, Detections.empty())
+        return _Key(frame, self._remember(found.regions), signature, found.objects)
 
     def _remember(self, found: Detections) -> Detections:
         """Add regions that earlier keys saw and this one missed (up to ``memory`` keys old)."""
@@ -123,10 +197,41 @@ class TemporalRedactor:
         if pending:
             ok = prev is not None and prev.regions is not None and key.regions is not None
             between = bridge(prev.regions, key.regions) if ok else None  # type: ignore[union-attr,arg-type]
-            for frame in pending:
-                out.append(self._seal(frame, between))
+            for held in pending:
+                regions = self._vouch(held, prev, key, between) if between is not None else None  # type: ignore[arg-type]
+                out.append(self._seal(held.frame, regions))
         out.append(self._seal(key.frame, key.regions))
         return out
+
+    def _vouch(self, held: _Held, before: _Key, after: _Key, between: Detections) -> Detections | None:
+        """Regions for an in-between frame: the keys' if it did not change, plus its own where it did.
+
+        ``None`` (obscure the frame whole) when its own detection fails.
+        """
+        self.checked_frames += 1
+        change, sig = self.change, held.signature
+        changed = change.changed(sig, before.signature, after.signature)
+        changed &= ~change.cells_inside(sig, between.xyxy)
+        if not changed.any():
+            return between
+        if changed.mean() > SCENE_CHANGE_SHARE:
+            windows = None
+        else:
+            moved, lone = paths(before.objects, after.objects)
+            # Box edges jitter by a few pixels: the path is grown a little (no face fits in that band).
+            explained = change.cells_touching(sig, boxes.pad(moved, PATH_PAD)) & ~change.cells_touching(
+                sig, boxes.pad(lone, LONE_PERSON_REACH)
+            )
+            windows = change.windows(sig, changed & ~explained)
+            if windows is not None and len(windows) == 0:
+                return between
+        self.searched_frames += 1
+        self.full_searches += int(windows is None)
+        try:
+            own = self.redactor.detect_checked(held.frame.image, None, windows)
+        except RedactionError:
+            return None
+        return Detections.merge([between, own])
 
     def _seal(self, frame: Frame, regions: Detections | None) -> RedactedFrame:
         if regions is None:
