@@ -17,6 +17,7 @@ Measured figures: ``benchmarks/plates/README.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -83,9 +84,9 @@ class PlateTextConfig:
     max_cy: float = 1.05
     max_dx: float = 0.4
     min_h_px: float = 4.0
-    grow_x: float = 0.2
-    grow_top: float = 0.45
-    grow_bottom: float = 0.25
+    grow_x: float = 0.15
+    grow_top: float = 0.35
+    grow_bottom: float = 0.2
     max_per_vehicle: int = 2
     fallback: Fallback = "union"
 
@@ -140,6 +141,8 @@ class TextPlateFinder:
         self.text = text_detector
         self.config = config or PlateTextConfig()
         self.classical = classical or PlateLocator()
+        # Where text already gave a plate, the classical search adds its rows but not its prior box.
+        self._classical_rows = PlateLocator(dataclasses.replace(self.classical.config, vehicle_prior=False))
 
     def locate(self, image_bgr: np.ndarray, vehicle_xyxy: np.ndarray | None = None) -> np.ndarray:
         """Return (M, 4) float32 xyxy plate boxes, clipped to the frame.
@@ -160,13 +163,16 @@ class TextPlateFinder:
         searched = float((scales**2 * vw * vh * (1.1 - c.vehicle_top)).sum())
         if searched > c.pixel_budget:
             scales *= np.sqrt(c.pixel_budget / searched)
-        found, unplated = [], []
+        found, plated, unplated = [], [], []
         for v, s in zip(vehicles, scales, strict=True):
             plates = self._search(image_bgr, v, float(s)) if s > 0 else np.zeros((0, 4), np.float32)
             if len(plates):
                 found.append(plates)
-            if c.fallback == "union" or (len(plates) == 0 and c.fallback != "none"):
+                plated.append(v)
+            elif c.fallback != "none":
                 unplated.append(v)
+        if plated and c.fallback == "union":
+            found.append(self._classical_rows.locate(image_bgr, np.array(plated, np.float32)))
         if unplated and c.fallback in ("classical", "union"):
             found.append(self.classical.locate(image_bgr, np.array(unplated, np.float32)))
         elif unplated and c.fallback == "prior":
