@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
             found = nanodet.detect(image)
             keep = np.isin(found.data["label"], list(VEHICLE_CLASSES)) & (found.confidence >= 0.3)
             return found.xyxy[keep]
+
     if not a.no_video_timing:
         summary["speed_video"] = speed(locator, a.repeat, vehicles_of)
     if a.timing_only:

@@ -101,3 +101,48 @@ def test_objects_from_upstream_give_head_regions_without_running_a_detector():
     assert regions.data["kind"].tolist() == ["head"]
     x1, y1, x2, y2 = regions.xyxy[0]
     assert x1 >= 60 and x2 <= 100 and y1 <= 10 and y2 < 60
+
+
+def test_face_boxes_are_padded_per_side():
+    # CenterFace's boxes start at the brow and stop short of the chin: most padding goes below.
+    r = Redactor(config(), face_detector=BoxFaces((40, 30, 80, 80)))
+    regions = r.find_regions(frame().image)
+    assert regions.data["kind"].tolist() == ["face"]
+    x1, y1, x2, y2 = regions.xyxy[0]
+    np.testing.assert_allclose([x1, y1, x2, y2], [40 - 4.8 - 1, 30 - 2.5 - 1, 80 + 4.8 + 2, 80 + 10 + 2], atol=1e-4)
+
+
+def test_padding_must_not_be_negative():
+    with pytest.raises(ValueError, match="padding"):
+        RedactionConfig.model_validate({"faces": {"pad": (0.1, -0.1, 0.1, 0.1)}})
+
+
+def test_unsure_person_gets_no_head_box():
+    objects = Detections(
+        np.array([[60, 10, 100, 110], [0, 10, 40, 110]], np.float32),
+        [0.35, 0.45],
+        [0, 0],
+        data={"label": np.array(["person", "person"], dtype=object)},
+    )
+    cfg = RedactionConfig.model_validate({"faces": {"enabled": False}, "plates": {"enabled": False}})
+    regions = Redactor(cfg, object_detector=object()).find_regions(frame().image, objects)  # type: ignore[arg-type]
+    assert len(regions) == 1 and regions.xyxy[0][2] <= 40
+
+
+class BrokenText:
+    def detect(self, image, long_side=960):
+        raise RuntimeError("text detector exploded")
+
+
+def test_text_plate_search_failure_fails_closed():
+    from vigil.redaction.plate_text import TextPlateFinder
+
+    objects = Detections(
+        np.array([[10, 10, 150, 110]], np.float32), [0.9], [2], data={"label": np.array(["car"], dtype=object)}
+    )
+    cfg = RedactionConfig.model_validate({"faces": {"enabled": False}, "heads": {"enabled": False}})
+    r = Redactor(cfg, object_detector=object(), plate_finder=TextPlateFinder(BrokenText()))  # type: ignore[arg-type]
+    f = frame()
+    out = r.redact(f, objects)
+    assert out.fail_closed
+    assert changed_fraction(f.image, out.image, (0, 0, 160, 120)) > 0.9

@@ -28,7 +28,7 @@ def temporal(script, every=3, memory=2):
         {
             "heads": {"enabled": False},
             "plates": {"enabled": False},
-            "faces": {"pad": 0.0, "min_long_side": 64},
+            "faces": {"pad": (0, 0, 0, 0), "pad_px": (0, 0, 0, 0), "min_long_side": 64},
             "video": {"detect_every": every, "memory": memory},
             "timeout_s": None,
         }
@@ -116,7 +116,7 @@ def squares_redactor(every=3):
         {
             "heads": {"enabled": False},
             "plates": {"enabled": False},
-            "faces": {"pad": 0.0, "min_long_side": 64},
+            "faces": {"pad": (0, 0, 0, 0), "pad_px": (0, 0, 0, 0), "min_long_side": 64},
             "video": {"detect_every": every, "memory": 0},
             "timeout_s": None,
         }
@@ -218,7 +218,7 @@ def walker_redactor():
         {
             "heads": {"enabled": False},
             "plates": {"enabled": False},
-            "faces": {"pad": 0.0, "min_long_side": 64},
+            "faces": {"pad": (0, 0, 0, 0), "pad_px": (0, 0, 0, 0), "min_long_side": 64},
             "video": {"detect_every": 3, "memory": 0},
             "timeout_s": None,
         }

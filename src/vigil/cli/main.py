@@ -48,6 +48,8 @@ def _redaction_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["heads"] = {"enabled": False}
     if args.no_plates:
         overrides["plates"] = {"enabled": False}
+    elif args.plate_locator is not None:
+        overrides["plates"] = {"locator": args.plate_locator}
     if args.detect_every is not None:
         overrides["video"] = {"detect_every": args.detect_every}
     if args.device is not None:
@@ -105,10 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--report", help="write JSON counts to this file")
     red.add_argument("--method", choices=["blur", "pixelate", "fill"], help="how regions are obscured (default blur)")
     red.add_argument("--strength", type=int, help="cells across a region's short side; lower is stronger")
-    red.add_argument("--face-threshold", type=float, help="face detector score threshold (default 0.1)")
+    red.add_argument("--face-threshold", type=float, help="face detector score threshold (default 0.085)")
     red.add_argument("--detect-every", type=int, help="video: run detection on every Nth frame (default 3)")
     red.add_argument("--no-heads", action="store_true", help="do not obscure head regions of detected people")
     red.add_argument("--no-plates", action="store_true", help="do not obscure licence plates")
+    red.add_argument(
+        "--plate-locator",
+        choices=["text+classical", "classical", "text"],
+        help="how plates are found (default text+classical: text detection and the classical locator)",
+    )
     red.add_argument("--device", choices=["cpu", "cuda", "tensorrt", "auto"], help="inference device (default cpu)")
     red.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     red.set_defaults(func=cmd_redact)

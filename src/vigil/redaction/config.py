@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.detection.config import ObjectDetectorConfig
 
@@ -18,7 +18,7 @@ class FaceConfig(_Strict):
 
     enabled: bool = Field(True, title="Detect faces", description="Run the face detector.")
     threshold: float = Field(
-        0.1, gt=0, le=1, title="Face threshold", description="Minimum detector score; lower finds more small faces."
+        0.085, gt=0, le=1, title="Face threshold", description="Minimum detector score; lower finds more small faces."
     )
     min_long_side: int = Field(
         800,
@@ -37,9 +37,25 @@ class FaceConfig(_Strict):
         description="Frames whose long side exceeds this are searched in overlapping tiles at full resolution.",
     )
     tile_size: int = Field(1024, ge=128, title="Tile size", description="Tile side in pixels.")
-    pad: float = Field(
-        0.2, ge=0, le=1, title="Face padding", description="Extra margin on each side, as a fraction of the box size."
+    pad: tuple[float, float, float, float] = Field(
+        (0.12, 0.05, 0.12, 0.2),
+        title="Face padding (left, top, right, bottom)",
+        description="Margin added to each side of a face box, as a fraction of its width (left, right) or height "
+        "(top, bottom). CenterFace's boxes start at the brow and stop short of the chin, so the bottom needs most.",
     )
+    pad_px: tuple[float, float, float, float] = Field(
+        (1.0, 1.0, 2.0, 2.0),
+        title="Face padding in pixels (left, top, right, bottom)",
+        description="Pixels added to each side on top of the fractional padding; what matters for faces of a few "
+        "pixels, whose boxes are off by a pixel or two.",
+    )
+
+    @field_validator("pad", "pad_px")
+    @classmethod
+    def _non_negative(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(x < 0 or x > 64 for x in v):
+            raise ValueError("padding must be between 0 and 64 on every side")
+        return v
 
 
 class HeadConfig(_Strict):
@@ -47,7 +63,11 @@ class HeadConfig(_Strict):
 
     enabled: bool = Field(True, title="Redact heads", description="Obscure the head region of every person.")
     person_threshold: float = Field(
-        0.3, gt=0, le=1, title="Person threshold", description="Minimum detector score of a person box."
+        0.4,
+        gt=0,
+        le=1,
+        title="Person threshold",
+        description="Minimum detector score of a person box that gets a head region.",
     )
     pad: float = Field(
         0.15, ge=0, le=1, title="Head padding", description="Margin around the head, fraction of its size."
@@ -67,7 +87,19 @@ class PlateConfig(_Strict):
 
     enabled: bool = Field(True, title="Redact plates", description="Obscure licence plates.")
     vehicle_threshold: float = Field(
-        0.3, gt=0, le=1, title="Vehicle threshold", description="Minimum detector score of a vehicle box."
+        0.2,
+        gt=0,
+        le=1,
+        title="Vehicle threshold",
+        description="Minimum detector score of a vehicle box searched for plates. Low, because a car seen close "
+        "up (the plate large in the frame) often scores only 0.2-0.3.",
+    )
+    locator: Literal["text+classical", "classical", "text"] = Field(
+        "text+classical",
+        title="Plate locator",
+        description="text+classical: plate-like text boxes (PP-OCRv6 text detection, never recognition) and the "
+        "classical character-row locator, both on every vehicle; classical: the character-row locator alone; "
+        "text: text boxes, with the classical locator only for vehicles where no plate-like text was found.",
     )
     search_whole_frame: bool = Field(
         False,

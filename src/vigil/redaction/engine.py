@@ -64,6 +64,29 @@ class Analysis:
     objects: Detections
 
 
+def pad_sides(
+    xyxy: np.ndarray, frac: tuple[float, float, float, float], px: tuple[float, float, float, float]
+) -> np.ndarray:
+    """Grow boxes by ``frac`` of their width / height plus ``px`` pixels, per side (left, top, right, bottom)."""
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    size = np.concatenate([b[:, 2:4] - b[:, 0:2]] * 2, axis=1)
+    grow = size * np.asarray(frac, np.float32) + np.asarray(px, np.float32)
+    return b + grow * np.array([-1, -1, 1, 1], np.float32)
+
+
+def _build_plate_finder(cfg: RedactionConfig) -> PlateFinder:
+    from vigil.redaction.plates import PlateLocator
+
+    if cfg.plates.locator == "classical":
+        return PlateLocator()
+    from vigil.detection.text import TextDetector
+    from vigil.redaction.plate_text import PlateTextConfig, TextPlateFinder
+
+    text_cfg = PlateTextConfig(fallback="union" if cfg.plates.locator == "text+classical" else "classical")
+    text = TextDetector(box_threshold=text_cfg.min_score, device=cfg.detector.device, threads=cfg.detector.threads)
+    return TextPlateFinder(text, text_cfg)
+
+
 class Redactor:
     """Find faces, heads and plates in a frame and obscure them.
 
@@ -94,9 +117,7 @@ class Redactor:
         if object_detector is None and (cfg.heads.enabled or cfg.plates.enabled):
             object_detector = build_detector(cfg.detector)
         if plate_finder is None and cfg.plates.enabled:
-            from vigil.redaction.plates import PlateLocator
-
-            plate_finder = PlateLocator()
+            plate_finder = _build_plate_finder(cfg)
         self._faces = face_detector
         self._objects = object_detector
         self._plates = plate_finder
@@ -155,7 +176,7 @@ class Redactor:
                 if len(sub):
                     parts.append(sub.with_xyxy(sub.xyxy + np.array([x1, y1, x1, y1], np.float32)))
             found = Detections.merge(parts)
-        return _regions(boxes.pad(found.xyxy, cfg.pad, min_px=2.0), found.confidence, FACE)
+        return _regions(pad_sides(found.xyxy, cfg.pad, cfg.pad_px), found.confidence, FACE)
 
     def find_regions(
         self, image: np.ndarray, objects: Detections | None = None, windows: np.ndarray | None = None
