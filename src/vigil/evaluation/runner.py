@@ -6,7 +6,11 @@ and rules of its configuration: ``CONFIGS_DIR/<clip name>.yaml``, where the
 clip name is the clip's folder (``incidents/<name>/clip.mp4``) or, for a file
 at the top level, its stem. Times are measured from the first decoded frame,
 as the labels are. An incident-free clip can be looped to a given length, so
-that false alarms per camera-hour are measured on an hour of video.
+that false alarms per camera-hour are measured on an hour of video; each pass
+after the first starts the camera's tracks and backgrounds afresh
+(:meth:`~vigil.pipeline.camera.CameraPipeline.discontinuity`), as after a stream
+switch, so that the jump from the clip's last frame to its first is not taken
+for motion.
 """
 
 from __future__ import annotations
@@ -131,15 +135,23 @@ def config_for(clip: ClipLabels, configs_dir: Path) -> Path:
     raise EvalError(f"clip {clip.file}: no configuration {configs_dir / (clip.name() + '.yaml')}")
 
 
-def _frames(video: Path, camera_id: str, select: Callable[[float], bool], loop_to_s: float) -> Iterator[Frame]:
-    """The clip's frames with pts from 0 at the first frame; looped (pts continuing) to ``loop_to_s``."""
+def _frames(
+    video: Path, camera_id: str, select: Callable[[float], bool], loop_to_s: float
+) -> Iterator[tuple[Frame, bool]]:
+    """The clip's frames with pts from 0 at the first frame; looped (pts continuing) to ``loop_to_s``.
+
+    Yields (frame, first of a pass): the first frame yielded by each pass after
+    the first says that the picture jumped back.
+    """
     offset = 0.0
     while True:
         clock = _ZeroedClock(offset)
         last = offset
+        first = True
         for frame in iter_video(video, source_id=camera_id, select=lambda pts, c=clock: select(c.time(pts))):
             last = clock.time(frame.pts)
-            yield Frame(frame.image, frame.source_id, frame.index, last)
+            yield Frame(frame.image, frame.source_id, frame.index, last), first
+            first = False
         if loop_to_s <= 0 or last >= loop_to_s:
             return
         offset = last + 1.0 / float(probe_video(video).fps or 25)
@@ -187,11 +199,13 @@ def run_clip(
     t0 = time.perf_counter()
     loops = 0
     last_pts = -1.0
-    for frame in _frames(video, camera.id, pipeline.select, loop_to_s if not clip.incidents else 0.0):
+    for frame, first in _frames(video, camera.id, pipeline.select, loop_to_s if not clip.incidents else 0.0):
         if frame.pts < last_pts:  # never: kept as a guard for the loop arithmetic
             raise EvalError(f"{video}: time went backwards at {frame.pts}")
-        if frame.index == 0:
+        if first:
             loops += 1
+            if loops > 1:
+                pipeline.discontinuity()
         pts = last_pts = frame.pts
         collect(pipeline.process(frame))
     collect(pipeline.close())

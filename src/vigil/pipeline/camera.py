@@ -184,6 +184,22 @@ class CameraPipeline:
         self._last_pts = frame.pts
         return self._with_evidence(events, frame)
 
+    def discontinuity(self) -> None:
+        """The picture jumped (a file looped, a stream switched, a PTZ camera went to another preset).
+
+        Tracks, motion history and backgrounds describe the old picture: they are
+        dropped, so that no track continues onto another object. Open incidents
+        stay open and end as usual once their condition is no longer seen.
+        """
+        self.tracker.reset()
+        self.rules = CameraRules(self.camera, self.rules_config)
+        self.motion_gate = MotionGate()
+        fire_cfg = self.rules_config.fire
+        self.fire = build_fire_detector(fire_cfg.model_path) if fire_cfg.enabled else None
+        self.stationary = StationaryObjects() if self.rules.watches_stationary else None
+        self._last = Detections.empty()
+        self._tracked = np.zeros((0, 4), np.float32)
+
     def _carriageway(self, width: int, height: int) -> np.ndarray:
         """(H, W) bool mask of the camera's carriageway zones, cached per frame size."""
         mask = self._watched

@@ -40,8 +40,11 @@ Logic
    deflected or vanished member for ``HOLD_S``).
 
 A member whose box touches the frame border is not judged (a car leaving the
-picture seems to stop as its box is cut). Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a tracker
-glitch (a box that jumped to another object), not motion, and count as
+picture seems to stop as its box is cut), nor one whose box scale changed by
+more than ``SAME_OBJECT_SCALE`` since the contact (in dense traffic the tracker
+may have taken another vehicle: a "stop" or "turn" between two objects is
+none). Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a
+tracker glitch (a box that jumped to another object), not motion, and count as
 unknown. Pending contacts are kept as arrays and judged together, because a
 dense junction has dozens of overlapping boxes every frame.
 
@@ -77,7 +80,7 @@ JOIN_S = 5.0
 Pair = tuple[int, int]
 
 # Columns of the pending-contact table (one row per contact, both members side by side).
-_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST = (
+_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE = (
     slice(0, 2),
     2,
     slice(3, 5),
@@ -88,9 +91,13 @@ _ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST = (
     slice(13, 15),
     slice(15, 17),
     slice(17, 19),
+    slice(19, 21),
 )
-_COLS = 19
-_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST)
+_COLS = 21
+_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE)
+# A member whose box scale (square root of its area) changed by more than this factor since the contact
+# is not the same object any more (the tracker took another one in dense traffic): it proves nothing.
+SAME_OBJECT_SCALE = 1.5
 
 
 @dataclass
@@ -231,6 +238,7 @@ class Collision:
             block[:, _ASPECT] = aspect[keep]
             block[:, _TWO] = two[keep]
             block[:, _LAST] = ctx.pts
+            block[:, _SCALE] = _scale(ctx.tracks.xyxy[rows[keep]])
             self._pending = np.concatenate([self._pending, block])
 
     def _judge(self, ctx: FrameContext, after: np.ndarray) -> None:
@@ -244,6 +252,9 @@ class Collision:
         p[:, _LAST] = np.where(present, ctx.pts, p[:, _LAST])
         safe = np.where(present, rows, 0)
         aspect = ctx.aspect[safe] if len(ctx.tracks) else np.zeros(rows.shape)
+        scale = _scale(ctx.tracks.xyxy[safe]) if len(ctx.tracks) else p[:, _SCALE]
+        ratio = scale / np.maximum(p[:, _SCALE], 1e-6)
+        same = (ratio <= SAME_OBJECT_SCALE) & (ratio >= 1.0 / SAME_OBJECT_SCALE)
         v0 = p[:, _V0]
         vehicle_like = p[:, _PERSON] == 0
         moving_before = vehicle_like & (v0 >= self.cfg.min_speed)
@@ -253,7 +264,7 @@ class Collision:
             | ((p[:, _TWO] > 0) & (aspect <= TOPPLE_RATIO * p[:, _ASPECT]))
         )
         # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged.
-        inside = present & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
+        inside = present & same & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= DEFLECT_WITHIN_S)[:, None]
         deflected = inside & soon & moving_before & (v1 >= DEFLECT_MIN_SHARE * v0) & self._turned(ctx, p, safe)
@@ -349,6 +360,11 @@ class Collision:
             return bool(ctx.aspect[row] <= FLAT_ASPECT) or ctx.pts - hit.at <= HOLD_S
         v1 = float(after[row]) if len(after) else float("nan")
         return bool(np.isnan(v1) or v1 < self.cfg.decel_ratio * hit.speed_before)
+
+
+def _scale(xyxy: np.ndarray) -> np.ndarray:
+    """Square root of box areas (any leading shape, last axis xyxy)."""
+    return np.sqrt(np.maximum(xyxy[..., 2] - xyxy[..., 0], 1.0) * np.maximum(xyxy[..., 3] - xyxy[..., 1], 1.0))
 
 
 def _union(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> tuple[float, ...]:

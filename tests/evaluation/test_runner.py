@@ -1,0 +1,80 @@
+"""``vigil eval``'s runner: finding a clip's configuration, times from the first frame, looping, the CLI."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import yaml
+
+from vigil.cli.main import main
+from vigil.evaluation.labels import ClipLabels
+from vigil.evaluation.runner import EvalError, _frames, config_for, evaluate
+
+
+def clip(path: Path, frames: int = 20, fps: int = 10, start_pts: int = 3) -> Path:
+    """A small H.264 clip whose first timestamp is not 0 (as many real files)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * k % 255, np.uint8), format="bgr24")
+            frame.pts = k + start_pts
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_configuration_is_found_by_folder_name_or_named_in_the_labels(tmp_path):
+    (tmp_path / "street.yaml").write_text("x")
+    assert config_for(ClipLabels(file="data/street/clip.mp4"), tmp_path) == tmp_path / "street.yaml"
+    (tmp_path / "other.yml").write_text("x")
+    assert config_for(ClipLabels(file="a.mp4", config="other.yml"), tmp_path) == tmp_path / "other.yml"
+    with pytest.raises(EvalError, match=r"clip data/tunnel/clip.mp4: no configuration .*tunnel.yaml"):
+        config_for(ClipLabels(file="data/tunnel/clip.mp4"), tmp_path)
+
+
+def test_frames_are_timed_from_the_first_frame_and_loops_continue_the_time(tmp_path):
+    video = clip(tmp_path / "c.mp4")
+    items = list(_frames(video, "cam", lambda pts: True, loop_to_s=5.0))
+    frames = [f for f, _ in items]
+    pts = [f.pts for f in frames]
+    assert pts[0] == 0.0 and pts[19] == pytest.approx(1.9)
+    assert all(b > a for a, b in itertools.pairwise(pts))
+    assert pts[20] == pytest.approx(2.0)  # the second pass follows the first by one frame
+    assert pts[-1] >= 5.0 and [k for k, (_, first) in enumerate(items) if first] == [0, 20, 40]
+
+
+def test_eval_on_a_clip_resets_tracks_at_each_loop_and_reports_errors_by_clip(tmp_path, monkeypatch):
+    (tmp_path / "cams" / "quiet").mkdir(parents=True)
+    video = clip(tmp_path / "cams" / "quiet" / "c.mp4")
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "quiet.yaml").write_text(yaml.safe_dump({"cameras": [{"id": "q", "source": {"url": str(video)}}]}))
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(
+        yaml.safe_dump(
+            {
+                "clips": [
+                    {"file": "cams/quiet/c.mp4", "incidents": "none"},
+                    {"file": "cams/missing/c.mp4", "incidents": "none"},
+                ]
+            }
+        )
+    )
+    from vigil.pipeline import camera as camera_module
+
+    resets = []
+    original = camera_module.CameraPipeline.discontinuity
+    monkeypatch.setattr(camera_module.CameraPipeline, "discontinuity", lambda self: resets.append(1) or original(self))
+    report = evaluate(labels, configs, loop_to_s=4.0)
+    (run,) = report.runs
+    assert run.loops == 3 and len(resets) == 2
+    assert run.result.false_alarms == [] and run.result.video_s >= 4.0
+    assert report.errors == [f"missing: clip cams/missing/c.mp4: no configuration {configs / 'missing.yaml'}"]
+    assert main(["eval", str(labels), "-c", str(configs), "-q"]) == 1  # an error is a non-zero exit
