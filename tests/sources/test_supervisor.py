@@ -160,7 +160,8 @@ def test_failures_back_off_and_a_broken_consumer_does_not_stop_the_camera(superv
 
     rec = Recorder()
     cfg = SourceConfig(url="rtsp://fake/x", max_backoff_s=0.4)
-    sup = supervise(supervisors, "cam-x", cfg, rec, opener=opener, backoff=Backoff(0.4, initial_s=0.1, rng=lambda: 0.0))
+    backoff = Backoff(initial_s=0.1, max_s=0.4, jitter=0.25, rng=lambda: 0.0)
+    sup = supervise(supervisors, "cam-x", cfg, rec, opener=opener, backoff=backoff)
     assert wait_for(lambda: len(attempts) >= 5, 5)
     gaps = np.diff(attempts[:5])  # 0.1, 0.2, 0.4 (cap), 0.4; late under load, never early
     assert list(gaps) == pytest.approx([0.1, 0.2, 0.4, 0.4], abs=0.25)

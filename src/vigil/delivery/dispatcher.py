@@ -74,7 +74,7 @@ class Dispatcher:
         self.sender = sender
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
-        self.outage_backoff = outage_backoff or Backoff(base_s=1.0, max_s=60.0)
+        self.outage_backoff = outage_backoff or Backoff(initial_s=1.0, max_s=60.0)
         self.poll_s = poll_s
         self.batch = batch
         self._wake = threading.Event()

@@ -104,7 +104,7 @@ class CameraSupervisor:
     healthy_after_s : float
         A connection that delivers frames this long resets the backoff.
     backoff : Backoff, optional
-        Reconnect delays; ``Backoff(cfg.max_backoff_s)`` by default.
+        Reconnect delays; from 0.5 s up to ``cfg.max_backoff_s``, less up to a quarter, by default.
     select : callable, optional
         ``select(pts) -> bool`` on the monotonic timestamp of every decoded
         frame (e.g. the analytic-rate gate); refused frames are decoded but
@@ -133,7 +133,7 @@ class CameraSupervisor:
         self._opener: Opener = opener or open_source
         self._block_when_busy = block_when_busy
         self._healthy_after_s = healthy_after_s
-        self._backoff = backoff or Backoff(cfg.max_backoff_s)
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=cfg.max_backoff_s, jitter=0.25)
         self._select = select
         self._gated: float | None = None
         self._online_since: float | None = None
