@@ -20,15 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from vigil.core.detections import Detections
+from vigil.detection.coco import COCO80, PERSON_CLASSES, TWO_WHEELER_CLASSES, VEHICLE_CLASSES
 from vigil.incidents.types import BBox, Signal
 from vigil.rules.history import TrackHistory
 from vigil.rules.zones import FrameZones, ZoneGeometry, ground_points
 
-VEHICLE_LABELS: tuple[str, ...] = ("car", "motorcycle", "bus", "truck")
-TWO_WHEELER_LABELS: tuple[str, ...] = ("bicycle", "motorcycle")
-ROAD_USER_LABELS: tuple[str, ...] = (*VEHICLE_LABELS, "person", "bicycle")
-# Used only when a tracker gives no ``label`` column: the COCO-80 ids of the classes rules use.
-_COCO_NAMES = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 # A person box covered this much by a bicycle/motorcycle box is its rider, not a pedestrian.
 RIDER_COVER = 0.3
 # Seconds over which "current" speeds are measured: long enough to average out box jitter.
@@ -87,7 +83,7 @@ class FrameContext:
         default_factory=dict, repr=False
     )
     _raw_displacements: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
-    _label_masks: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict, repr=False)
+    _label_masks: dict[frozenset[str], np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -95,7 +91,8 @@ class FrameContext:
         labels = self.tracks.data.get("label")
         if labels is not None:
             return np.asarray(labels).astype(str)
-        return np.array([_COCO_NAMES.get(int(c), str(int(c))) for c in self.tracks.class_id], dtype=str)
+        ids = map(int, self.tracks.class_id)
+        return np.array([COCO80[c] if 0 <= c < len(COCO80) else str(c) for c in ids], dtype=str)
 
     @cached_property
     def ids(self) -> np.ndarray:
@@ -147,8 +144,8 @@ class FrameContext:
         )
         return list(codes), inverse
 
-    def is_label(self, labels: tuple[str, ...]) -> np.ndarray:
-        """(N,) whether each track's label is one of ``labels`` (cached per tuple)."""
+    def is_label(self, labels: frozenset[str]) -> np.ndarray:
+        """(N,) whether each track's label is one of ``labels`` (a group of :mod:`vigil.detection.coco`, cached)."""
         mask = self._label_masks.get(labels)
         if mask is None:
             uniq, inverse = self._label_codes
@@ -159,13 +156,13 @@ class FrameContext:
 
     @property
     def vehicle(self) -> np.ndarray:
-        return self.is_label(VEHICLE_LABELS)
+        return self.is_label(VEHICLE_CLASSES)
 
     @cached_property
     def rider(self) -> np.ndarray:
         """(N,) persons riding a bicycle or motorcycle (their box is largely covered by it)."""
-        person = self.is_label(("person",))
-        two = np.flatnonzero(self.is_label(TWO_WHEELER_LABELS))
+        person = self.is_label(PERSON_CLASSES)
+        two = np.flatnonzero(self.is_label(TWO_WHEELER_CLASSES))
         out = np.zeros(len(self.tracks), dtype=bool)
         people = np.flatnonzero(person)
         if len(two) and len(people):
@@ -176,7 +173,7 @@ class FrameContext:
     @property
     def pedestrian(self) -> np.ndarray:
         """(N,) persons on foot (riders excluded)."""
-        return self.is_label(("person",)) & ~self.rider
+        return self.is_label(PERSON_CLASSES) & ~self.rider
 
     @cached_property
     def _membership(self) -> np.ndarray:
