@@ -35,8 +35,8 @@ from vigil.assets import DEMO_CONFIG, SAMPLE_CLIP
 from vigil.config import load_config
 from vigil.config.rules import RulesConfig
 from vigil.core import Frame
+from vigil.core.events import IncidentEvent
 from vigil.detection import ObjectDetectorConfig, build_detector
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.runner import LiveRunner
 from vigil.redaction.heads import head_boxes
 from vigil.sources import CameraStatus, iter_video, probe_video, read_image

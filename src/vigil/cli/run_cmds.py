@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from vigil.config import ConfigError, load_config
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 
 
 def _print_event(event: IncidentEvent) -> None:

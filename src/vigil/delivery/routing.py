@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from vigil.config.models import RoutingRule, ServiceConfig
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 
 
 def rule_matches(rule: RoutingRule, event: IncidentEvent) -> bool:

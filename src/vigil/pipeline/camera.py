@@ -18,11 +18,11 @@ import numpy as np
 from vigil.config.models import CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core import Detections, Frame
+from vigil.core.events import IncidentEvent
 from vigil.detection.coco import ROAD_USER_CLASSES
 from vigil.detection.fire import build_fire_detector
 from vigil.incidents.evidence import EvidenceRecorder
 from vigil.incidents.lifecycle import IncidentTracker
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.gating import MotionGate, RateGate
 from vigil.rules import CameraRules
 from vigil.tracking import Tracker, TrackerConfig

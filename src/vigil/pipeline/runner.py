@@ -20,10 +20,10 @@ from typing import Any
 
 from vigil.config.models import CameraConfig, VigilConfig
 from vigil.core import Frame
+from vigil.core.events import IncidentEvent
 from vigil.delivery import DeliveryService, routes_for
 from vigil.detection import build_detector
 from vigil.incidents.evidence import EvidenceRecorder, EvidenceWriter
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.camera import CameraPipeline
 from vigil.pipeline.detector_pool import DetectorPool
 from vigil.redaction import Redactor
