@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -23,7 +24,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.storage import Store
 from vigil.storage.db import Base
 from vigil.storage.schema import current_revision, head_revision
@@ -181,6 +182,26 @@ def test_urls() -> None:
     assert make_engine("postgresql://vigil:pw@127.0.0.1/vigil").dialect.driver == "psycopg"
     with pytest.raises(ValueError, match="in-memory"):
         make_engine("sqlite://")
+
+
+def test_sqlite_needs_no_postgres_driver_and_postgres_names_the_extra(tmp_path: Path) -> None:
+    """psycopg is the ``[postgres]`` extra: SQLite works without it, PostgreSQL says what to install."""
+    code = f"""
+import importlib.util, sys
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] == "psycopg" else find_spec(name, *a)
+sys.modules["psycopg"] = None  # an import of it fails, as without the extra
+from vigil.storage import Store
+with Store("sqlite:///{tmp_path / "v.db"}") as store:
+    store.upsert_camera_status("cam", online=True)
+from vigil.storage.db import make_engine
+try:
+    make_engine("postgresql://vigil@127.0.0.1/vigil")
+except ValueError as exc:
+    print(exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "vigil[postgres]" in out.stdout and "storage.database_url" in out.stdout, out.stdout + out.stderr
 
 
 # -- record_event -----------------------------------------------------------------------------------
