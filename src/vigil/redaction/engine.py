@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.core import Detections, Frame, RedactedFrame, boxes
+from vigil.core.frame import _REDACTION_STAGE
 from vigil.detection.base import Detector, build_detector
 from vigil.detection.coco import PERSON_CLASSES, VEHICLE_CLASSES
 from vigil.detection.tiling import tiled_detect
@@ -281,12 +282,14 @@ class Redactor:
         except Exception:
             log.exception("obscuring regions failed for %s frame %d", frame.source_id, frame.index)
             return self.fail_closed(frame)
-        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, regions)
+        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, regions, stage=_REDACTION_STAGE)
 
     @staticmethod
     def fail_closed(frame: Frame) -> RedactedFrame:
         """The whole frame obscured: what is sent when redaction cannot be trusted."""
-        return RedactedFrame(obscure_frame(frame.image), frame.source_id, frame.index, frame.pts, fail_closed=True)
+        return RedactedFrame(
+            obscure_frame(frame.image), frame.source_id, frame.index, frame.pts, fail_closed=True, stage=_REDACTION_STAGE
+        )
 
     def close(self) -> None:
         if self._executor is not None:
