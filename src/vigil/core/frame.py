@@ -20,7 +20,6 @@ import numpy as np
 
 from vigil.core.detections import Detections
 
-
 #: Handed to :mod:`vigil.redaction.engine`, the only producer of :class:`RedactedFrame`; nothing else imports it.
 _REDACTION_STAGE = object()
 

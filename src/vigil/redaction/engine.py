@@ -287,9 +287,8 @@ class Redactor:
     @staticmethod
     def fail_closed(frame: Frame) -> RedactedFrame:
         """The whole frame obscured: what is sent when redaction cannot be trusted."""
-        return RedactedFrame(
-            obscure_frame(frame.image), frame.source_id, frame.index, frame.pts, fail_closed=True, stage=_REDACTION_STAGE
-        )
+        image = obscure_frame(frame.image)
+        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, fail_closed=True, stage=_REDACTION_STAGE)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -15,7 +15,6 @@ classic cause of "database is locked" under concurrency.
 from __future__ import annotations
 
 import importlib.util
-
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -307,7 +306,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         url = url.set(drivername="postgresql+psycopg")  # the driver Vigil supports (psycopg 3), not psycopg2
     if url.drivername == "postgresql+psycopg" and importlib.util.find_spec("psycopg") is None:
         raise ValueError(
-            "storage.database_url: PostgreSQL needs the psycopg driver, an optional extra: pip install 'vigil[postgres]'"
+            "storage.database_url: PostgreSQL needs the psycopg driver, "
+            "an optional extra: pip install 'vigil[postgres]'"
         )
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
