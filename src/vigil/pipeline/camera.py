@@ -8,8 +8,9 @@ in as a function so the same code runs with a private detector (offline
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -25,6 +26,7 @@ from vigil.incidents.evidence import EvidenceRecorder
 from vigil.incidents.lifecycle import IncidentTracker
 from vigil.pipeline.gating import MotionGate, RateGate
 from vigil.rules import CameraRules
+from vigil.sources.base import Selection
 from vigil.tracking import Tracker, TrackerConfig
 
 DetectFn = Callable[[np.ndarray], Detections]
@@ -84,18 +86,37 @@ class CameraPipeline:
         self.times = StageTimes()
         self._last: Detections = Detections.empty()
         self._last_pts = 0.0
-        self._admitted: set[float] = set()
+        # select() runs on the reader thread, process() on the dispatcher: the gate's
+        # decisions wait here, in pts order, until their frame arrives or is dropped.
+        self._gate_lock = threading.Lock()
+        self._admitted: deque[float] = deque(maxlen=64)
+        self._selecting = False
 
-    def select(self, pts: float) -> bool:
-        """Whether the frame at ``pts`` is needed at all (analysed, or kept for evidence).
+    def select(self, pts: float) -> Selection:
+        """Whether the frame at ``pts`` is needed at all: analysed, kept for evidence only, or skipped.
 
         Decoders call this before converting a frame to an array, so frames that
-        are neither analysed nor recorded cost only their decoding.
+        are neither analysed nor recorded cost only their decoding; the
+        supervisor gives analysed frames priority over kept ones.
         """
-        admitted = self.rate_gate.admit(pts)
-        if admitted:
-            self._admitted.add(pts)
-        return admitted or (self.recorder is not None and self.recorder.ring.due(pts))
+        with self._gate_lock:
+            self._selecting = True
+            if self.rate_gate.admit(pts):
+                self._admitted.append(pts)
+                return Selection.ANALYSE
+        return Selection.KEEP if self.recorder is not None and self.recorder.ring.due(pts) else Selection.SKIP
+
+    def _was_admitted(self, pts: float) -> bool:
+        """The gate's decision on a delivered frame; decisions on frames dropped before it are forgotten."""
+        with self._gate_lock:
+            if not self._selecting:  # a decoder that does not call select()
+                return self.rate_gate.admit(pts)
+            while self._admitted and self._admitted[0] < pts:
+                self._admitted.popleft()  # frames are delivered in pts order: these were dropped
+            if self._admitted and self._admitted[0] == pts:
+                self._admitted.popleft()
+                return True
+            return False
 
     def process(self, frame: Frame) -> list[IncidentEvent]:
         """Feed one decoded frame; returns the incident events it caused.
@@ -106,12 +127,7 @@ class CameraPipeline:
         self.times.frames_in += 1
         if self.recorder is not None:
             self.recorder.push(frame)
-        if self._admitted:
-            admitted = frame.pts in self._admitted
-            self._admitted.discard(frame.pts)
-        else:
-            admitted = self.rate_gate.admit(frame.pts)
-        if not admitted:
+        if not self._was_admitted(frame.pts):
             return []
         return self.analyse(frame)
 
@@ -121,7 +137,12 @@ class CameraPipeline:
         t = time.perf_counter()
         if self.motion_gate is None or self.motion_gate.needs_detection(frame.image, frame.pts):
             t = times.add("gate", t)
-            found = self.detect(frame.image)
+            try:
+                found = self.detect(frame.image)
+            except Exception:
+                if self.motion_gate is not None:
+                    self.motion_gate.forget()  # the next frame must reach the detector, not reuse old boxes
+                raise
             labels = found.data.get("label", np.zeros(0, dtype=object))
             self._last = found[np.isin(labels, list(ROAD_USER_CLASSES))] if len(found) else found
             times.detected += 1

@@ -78,3 +78,7 @@ class MotionGate:
         else:
             self.skipped += 1
         return moving
+
+    def forget(self) -> None:
+        """The detector failed on the last frame that moved: send the next frame to it whatever it shows."""
+        self._ref = None
