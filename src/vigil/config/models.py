@@ -225,6 +225,21 @@ class StorageConfig(_Strict):
         Path("vigil-data/media"), title="Media folder", description="Where redacted clips and snapshots are written."
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig, title="Retention", description="Retention.")
+    journal_path: Path | None = Field(
+        None,
+        title="Event journal",
+        description="Local file where incident events wait, in order and fsync'd, until the database has them "
+        "(so a database outage loses none). Empty: events.journal beside the media folder. Keep it on local disk.",
+    )
+    journal_max_mb: float = Field(
+        64,
+        gt=0,
+        title="Event journal bound (MB)",
+        description="The journal's largest size; when a long outage fills it, cameras wait for the database.",
+    )
+
+    def resolved_journal_path(self) -> Path:
+        return self.journal_path or Path(self.media_dir).parent / "events.journal"
 
 
 class EvidenceConfig(_Strict):

@@ -257,11 +257,11 @@ class DeliveryService:
             if targets is None or service_id in targets:
                 d.wake()
 
-    def publish_camera_status(self, camera_id: str, online: bool) -> None:
-        """Tell MQTT services a camera went online/offline (retained topic)."""
+    def publish_camera_status(self, camera_id: str, status: str | bool) -> None:
+        """Tell MQTT services a camera's health: ``online``, ``offline`` or ``stalled`` (retained topic)."""
         for d in self.dispatchers.values():
             if isinstance(d.sender, MqttSender):
-                d.sender.set_camera_status(camera_id, online)
+                d.sender.set_camera_status(camera_id, status)
 
     def pending_counts(self) -> dict[str, int]:
         """Backlog per configured service, zeros included (for metrics)."""
