@@ -7,6 +7,7 @@ root, since ``initdb`` refuses root) and removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -89,13 +90,22 @@ class PostgresServer:
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the (initialised) server: the first time, and again after :meth:`halt`."""
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "20",
                   "-o", opts, "start")  # fmt: skip
 
+    def halt(self) -> None:
+        """Stop the server as an outage would (connections cut), keeping its data for :meth:`resume`."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            with contextlib.suppress(subprocess.CalledProcessError):  # already halted
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -103,8 +113,8 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def started_postgres() -> PostgresServer:
+    """A fresh server, or a skip saying why there cannot be one (the caller stops it)."""
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql-15)")
@@ -121,6 +131,12 @@ def postgres_server() -> Iterator[PostgresServer]:
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(server.root, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-2000:]}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = started_postgres()
     yield server
     server.stop()
 

@@ -90,6 +90,8 @@ class DetectorPool:
         self.refused = 0
         self.timeouts = 0
         self._latency = latency
+        self.failed_batches = 0
+        self._logged_failure_at: float | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -165,6 +167,14 @@ class DetectorPool:
                 return
             self._thread.join(timeout=5)
 
+    def _log_failure(self, size: int) -> None:
+        """Inside the ``except``: a traceback for the first failed batch, then at most one a minute."""
+        self.failed_batches += 1
+        now = time.monotonic()
+        if self._logged_failure_at is None or now - self._logged_failure_at >= 60.0:
+            log.exception("detector failed on a batch of %d (%d failed batches so far)", size, self.failed_batches)
+            self._logged_failure_at = now
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -189,8 +199,8 @@ class DetectorPool:
             self._batch_started = time.monotonic()
             try:
                 results = self.detector.detect_batch([image for image, _ in batch])
-            except Exception as exc:  # every waiting camera gets the error
-                log.exception("detector failed on a batch of %d", len(batch))
+            except Exception as exc:  # noqa: BLE001 - every waiting camera gets the error; logged (rate-limited)
+                self._log_failure(len(batch))
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
