@@ -22,13 +22,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from vigil.core import Frame
 from vigil.sources.base import Clock, FrameSource, Selection
+from vigil.sources.encoded import Encoded, EncodedSink
 from vigil.sources.files import SourceError
-from vigil.sources.health import FailureLog
+from vigil.sources.health import CameraStatus, FailureLog, State
 from vigil.sources.streams import open_source
 from vigil.sources.timing import Backoff, MonotonicPts
 
@@ -37,58 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-State = Literal["connecting", "online", "stalled", "offline", "finished", "stopped"]
 Opener = Callable[[str, "SourceConfig"], FrameSource]
-
-
-@dataclass(frozen=True)
-class CameraStatus:
-    """A camera's health, as published to listeners (MQTT ``vigil/cameras/<id>/status``, the API).
-
-    Attributes
-    ----------
-    camera_id : str
-        The camera.
-    state : str
-        ``connecting`` (opening a connection), ``online`` (frames are flowing
-        and being analysed), ``stalled`` (frames are flowing, but the consumer
-        has not finished an analysed frame for ``stall_timeout_s``: analysis is
-        hung or failing), ``offline`` (failed or silent; a reconnect is
-        scheduled), ``finished`` (a file without loop reached its end) or
-        ``stopped``.
-    reconnects : int
-        Connection attempts made after the first one.
-    last_error : str or None
-        The latest failure, naming the camera; kept after recovery for context.
-    frames : int
-        Frames decoded since start (delivered, dropped, waiting, or refused by ``select``).
-    frames_dropped : int
-        Frames replaced by a newer one before the consumer took them.
-    since : float
-        Wall-clock time (``time.time()``) of the last state change.
-    analysis_dropped : int
-        Of ``frames_dropped``, those that were to be analysed (replaced by a newer analysed frame).
-    consumer_errors : int
-        Frames the consumer raised on.
-    """
-
-    camera_id: str
-    state: State
-    reconnects: int
-    last_error: str | None
-    frames: int
-    frames_dropped: int
-    since: float
-    analysis_dropped: int = 0
-    consumer_errors: int = 0
-
-    @property
-    def online(self) -> bool:
-        return self.state == "online"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, with ``online`` included."""
-        return {**asdict(self), "online": self.online}
 
 
 class CameraSupervisor:
@@ -130,6 +80,10 @@ class CameraSupervisor:
         (not analysed): it yields to any newer frame when the consumer is busy.
     log_every_s : float
         Least time between two logged tracebacks of a consumer that keeps failing.
+    on_encoded : callable, optional
+        Gets the compressed units (packets, JPEG images) of sources that hand
+        them over, on the reader thread, with ``pts`` on the same monotonic
+        timeline as the frames (for the evidence ring; must be quick).
     """
 
     def __init__(
@@ -146,6 +100,7 @@ class CameraSupervisor:
         backoff: Backoff | None = None,
         select: Callable[[float], bool | Selection] | None = None,
         log_every_s: float = 60.0,
+        on_encoded: EncodedSink | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.cfg = cfg
@@ -179,6 +134,11 @@ class CameraSupervisor:
         self._stalled = False
         self._failures = FailureLog(camera_id, log_every_s, clock)
         self._last_decoded: tuple[float, float] | None = None  # (pts, clock) of the newest decoded frame
+        self._on_encoded = on_encoded
+        # Units are moved to the monotonic timeline by the offset of the connection's frames; until its first
+        # frame is decoded that offset is unknown, so they wait here.
+        self._pts_delta: float | None = None
+        self._early_units: list[Encoded] = []
 
     # -- public -------------------------------------------------------------
 
@@ -346,6 +306,9 @@ class CameraSupervisor:
         self._pts.new_connection()
         self._online_since = None
         self._gated = None
+        self._pts_delta, self._early_units = None, []
+        if self._on_encoded is not None and hasattr(source, "on_encoded"):
+            source.on_encoded = self._encoded  # type: ignore[attr-defined]
         frames = source.frames(select=self._gate)
         try:
             if self._stop.is_set():
@@ -389,7 +352,26 @@ class CameraSupervisor:
             self._last_progress = now
             pts = self._pts(raw_pts, now)
             self._last_decoded = (pts, now)
-            return pts
+        if self._on_encoded is not None:
+            first = self._pts_delta is None
+            self._pts_delta = pts - raw_pts
+            if first and self._early_units:
+                early, self._early_units = self._early_units, []
+                for unit in early:
+                    self._encoded(unit)
+        return pts
+
+    def _encoded(self, unit: Encoded) -> None:
+        """A source's unit, on the reader thread: stamped on the monotonic timeline and handed on."""
+        if self._pts_delta is None:
+            if len(self._early_units) < 2000:  # a connection that never decodes a frame must not grow this
+                self._early_units.append(unit)
+            return
+        pts = None if unit.pts is None else unit.pts + self._pts_delta
+        try:
+            self._on_encoded(unit.at(pts))  # type: ignore[misc]
+        except Exception:
+            log.exception("camera %s: the evidence ring refused a unit", self.camera_id)
 
     def _offer(self, frame: Frame, selection: Selection, block: bool) -> None:
         """Hand a frame to the dispatcher: wait for it (``block``), or replace what is waiting.
