@@ -104,7 +104,10 @@ class CameraPipeline:
             if self.rate_gate.admit(pts):
                 self._admitted.append(pts)
                 return Selection.ANALYSE
-        return Selection.KEEP if self.recorder is not None and self.recorder.ring.due(pts) else Selection.SKIP
+        rec = self.recorder
+        # With the source's compressed stream in the evidence ring, no decoded frame needs keeping.
+        keep = rec is not None and not rec.encoded and rec.ring.due(pts)
+        return Selection.KEEP if keep else Selection.SKIP
 
     def _was_admitted(self, pts: float) -> bool:
         """The gate's decision on a delivered frame; decisions on frames dropped before it are forgotten."""
@@ -135,6 +138,7 @@ class CameraPipeline:
         times = self.times
         times.analysed += 1
         t = time.perf_counter()
+        fresh: Detections | None = None  # detections made on this very frame (evidence reuses them)
         if self.motion_gate is None or self.motion_gate.needs_detection(frame.image, frame.pts):
             t = times.add("gate", t)
             try:
@@ -144,7 +148,7 @@ class CameraPipeline:
                     self.motion_gate.forget()  # the next frame must reach the detector, not reuse old boxes
                 raise
             labels = found.data.get("label", np.zeros(0, dtype=object))
-            self._last = found[np.isin(labels, list(ROAD_USER_CLASSES))] if len(found) else found
+            self._last = fresh = found[np.isin(labels, list(ROAD_USER_CLASSES))] if len(found) else found
             times.detected += 1
             t = times.add("detect", t)
         else:
@@ -157,15 +161,19 @@ class CameraPipeline:
         events = self.lifecycle.update(frame.pts, signals)
         t = times.add("rules", t)
         self._last_pts = frame.pts
-        return self._with_evidence(events, frame)
+        if self.recorder is not None and fresh is not None:
+            self.recorder.note_objects(frame.pts, fresh)
+        return self._with_evidence(events, frame, fresh)
 
-    def _with_evidence(self, events: list[IncidentEvent], frame: Frame) -> list[IncidentEvent]:
+    def _with_evidence(
+        self, events: list[IncidentEvent], frame: Frame, objects: Detections | None
+    ) -> list[IncidentEvent]:
         if self.recorder is None:
             return events
         out = []
         for event in events:
             if event.state == "new":
-                snap, clip = self.recorder.start(event.incident_id, frame)
+                snap, clip = self.recorder.start(event.incident_id, frame, objects)
                 details = {**event.details, "snapshot": str(snap), "clip": str(clip)}
                 event = replace(event, details=details)
             out.append(event)

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 EventListener = Callable[[IncidentEvent], None]
 MAX_PARKED = 10_000  # evidence registrations waiting for their incident row (or the database)
+EVIDENCE_WORKERS = 2  # clips written at once; more only compete for the same cores
 
 
 def _prepare_sqlite(url: str) -> None:
@@ -65,7 +66,12 @@ class _Camera:
         self.latest: Frame | None = None
         self.status: CameraStatus | None = None
         self.supervisor = CameraSupervisor(
-            camera.id, camera.source, self.on_frame, self.on_status, select=self.pipeline.select
+            camera.id,
+            camera.source,
+            self.on_frame,
+            self.on_status,
+            select=self.pipeline.select,
+            on_encoded=recorder.push_encoded,  # the ring keeps the camera's compressed stream
         )
 
     @property
@@ -126,11 +132,11 @@ class LiveRunner:
         self.metrics = RunnerMetrics()
         self.pool = DetectorPool(detector or build_detector(config.detector), latency=self.metrics.detector_latency)
         # The one redactor of the process (evidence and the API's live view), detecting through the pool.
-        self.redactor = Redactor(config.redaction, object_detector=self.pool)
+        self.redactor = Redactor(config.redaction, object_detector=self.pool, workers=EVIDENCE_WORKERS + 1)
         # Evidence can be written before its incident row exists (different threads), or while the database is down.
         self._evidence_lock = threading.Lock()
         self._unattached: OrderedDict[str, list[tuple[str, Path, int]]] = OrderedDict()
-        self.evidence = EvidenceWriter(self.redactor, on_ready=self._evidence)
+        self.evidence = EvidenceWriter(self.redactor, on_ready=self._evidence, workers=EVIDENCE_WORKERS)
         storage = config.storage
         journal = EventJournal(storage.resolved_journal_path(), int(storage.journal_max_mb * 1024 * 1024))
         self.publisher = EventPublisher(self.store, journal, self._targets, self._stored)
