@@ -34,6 +34,7 @@ from vigil.pipeline.detector_pool import DetectorPool
 from vigil.pipeline.metrics import RunnerMetrics
 from vigil.pipeline.publisher import EventPublisher
 from vigil.redaction import Redactor
+from vigil.runtime.memory import limit_heap_growth
 from vigil.sources import CameraStatus, CameraSupervisor
 from vigil.storage import RetentionJob, Store
 from vigil.storage.journal import EventJournal
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 EventListener = Callable[[IncidentEvent], None]
 MAX_PARKED = 10_000  # evidence registrations waiting for their incident row (or the database)
-EVIDENCE_WORKERS = 2  # clips written at once; more only compete for the same cores
 
 
 def _prepare_sqlite(url: str) -> None:
@@ -122,6 +122,7 @@ class LiveRunner:
     def __init__(
         self, config: VigilConfig, listeners: list[EventListener] | None = None, detector: Detector | None = None
     ) -> None:
+        limit_heap_growth()  # frames are large and freed from many threads (see vigil.runtime.memory)
         self.config = config
         self.listeners = list(listeners or [])
         self.media_dir = Path(config.storage.media_dir)
@@ -131,12 +132,15 @@ class LiveRunner:
         self.delivery = DeliveryService(self.store, config.services)
         self.metrics = RunnerMetrics()
         self.pool = DetectorPool(detector or build_detector(config.detector), latency=self.metrics.detector_latency)
-        # The one redactor of the process (evidence and the API's live view), detecting through the pool.
-        self.redactor = Redactor(config.redaction, object_detector=self.pool, workers=EVIDENCE_WORKERS + 1)
+        # The one redactor of the process (evidence and the API's live view), detecting through the pool. Its
+        # checked detections run one at a time: CenterFace on a 1080p frame needs ~350 MB of activations, which
+        # concurrent runs would multiply; the evidence threads still overlap decoding and encoding with it.
+        self.redactor = Redactor(config.redaction, object_detector=self.pool, workers=1)
         # Evidence can be written before its incident row exists (different threads), or while the database is down.
         self._evidence_lock = threading.Lock()
         self._unattached: OrderedDict[str, list[tuple[str, Path, int]]] = OrderedDict()
-        self.evidence = EvidenceWriter(self.redactor, on_ready=self._evidence, workers=EVIDENCE_WORKERS)
+        writers = config.evidence.resolved_writers()
+        self.evidence = EvidenceWriter(self.redactor, on_ready=self._evidence, workers=writers)
         storage = config.storage
         journal = EventJournal(storage.resolved_journal_path(), int(storage.journal_max_mb * 1024 * 1024))
         self.publisher = EventPublisher(self.store, journal, self._targets, self._stored)
