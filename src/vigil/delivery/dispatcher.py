@@ -82,6 +82,9 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._outages = 0
+        # Delivered, but the database refused to record it (an outage right after the send): recorded as soon
+        # as it is back, and not sent again meanwhile, so a database outage does not deliver an event twice.
+        self._unrecorded: set[int] = set()
         if hasattr(sender, "on_available"):
             sender.on_available = self._on_available  # type: ignore[attr-defined]
 
@@ -127,6 +130,9 @@ class Dispatcher:
 
     def _step(self) -> None:
         self._wake.clear()
+        for outbox_id in sorted(self._unrecorded):
+            self.store.mark_delivered(outbox_id)
+            self._unrecorded.discard(outbox_id)
         now = datetime.now(UTC)
         items = self.store.claim_due(self.target, self.batch, now)
         if not items:
@@ -159,7 +165,11 @@ class Dispatcher:
 
     def _settle(self, item: OutboxItem, result: DeliveryResult) -> None:
         if result.outcome is Outcome.DELIVERED:
-            self.store.mark_delivered(item.id)
+            try:
+                self.store.mark_delivered(item.id)
+            except SQLAlchemyError:
+                self._unrecorded.add(item.id)
+                raise
             log.debug("delivered %s to %s", item.event_id, self.target)
             return
         error = result.error or result.outcome.value
