@@ -28,6 +28,20 @@ def redactor():
     r.close()
 
 
+def unredacted_for_test(image: np.ndarray, pts: float = 0.0):
+    """A :class:`~vigil.core.RedactedFrame` of ``image`` exactly as it is, for testing writers and encoders.
+
+    Test-only: it goes through the redaction stage (``Redactor.seal``) with every
+    detector switched off and no regions, which is the only way to get pixels
+    into a RedactedFrame unchanged. Never use it for a frame that shows people.
+    """
+    from vigil.core import Detections, Frame
+    from vigil.redaction import RedactionConfig, Redactor
+
+    off = RedactionConfig(faces={"enabled": False}, heads={"enabled": False}, plates={"enabled": False})
+    return Redactor(off).seal(Frame(image, pts=pts), Detections.empty())
+
+
 def checkerboard(h: int = 120, w: int = 160, cell: int = 4) -> np.ndarray:
     """A high-contrast test image: every pixel of it visibly changes when obscured."""
     yy, xx = np.mgrid[0:h, 0:w]

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from vigil.api import ApiSettings, create_app
 from vigil.config import load_config
 from vigil.core import Frame
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.redaction.engine import Redactor
 from vigil.storage import VideoWriter, accounts, write_image
 from vigil.storage.store import Store

@@ -58,8 +58,8 @@ def test_zone_edit_writes_config_and_validates(env: Env) -> None:
 def test_health_metrics_services(env: Env) -> None:
     assert env.client.get("/api/health").json() == {"status": "ok", "database": True, "cameras_online": 1}
     m = env.client.get("/api/metrics", headers=env.auth("viewer")).text
-    assert 'vigil_incidents_total{type="pedestrian"} 6' in m
-    assert 'vigil_delivery_backlog{target="tc"}' in m and 'vigil_camera_online{camera="cam-1"} 1' in m
+    assert 'vigil_incidents_total{type="pedestrian"} 6.0' in m
+    assert 'vigil_delivery_backlog{target="tc"}' in m and 'vigil_camera_online{camera="cam-1"} 1.0' in m
     s = env.client.get("/api/services", headers=env.auth("operator")).json()
     assert s["services"][0]["webhook"]["secret"] == "***" and "s3cr3t" not in json.dumps(s)
     assert s["routing"][0]["services"] == ["tc"]
@@ -143,16 +143,22 @@ class StubRunner:
     """The parts of LiveRunner the API uses."""
 
     def __init__(self, env: Env) -> None:
+        from vigil.pipeline.metrics import RunnerMetrics
+
         self.config = env.app.state.vigil.config  # type: ignore[attr-defined]
         self.store = env.store
         self.listeners: list = []
+        self.metrics = RunnerMetrics()
+        for seconds in (0.03, 0.04, 0.08):
+            self.metrics.detector_latency.observe(seconds)
+        self.metrics.event_latency.labels("new").observe(0.7)
 
     def latest(self, camera_id: str):  # type: ignore[no-untyped-def]
         return None
 
     def status(self) -> dict:
         return {
-            "cameras": {"cam-1": {"frames_in": 120, "dropped": 3}},
+            "cameras": {"cam-1": {"frames_in": 120, "dropped": 3, "state": "stalled"}},
             "detector": {"frames": 40, "busy_s": 2.0},
         }
 
@@ -166,8 +172,13 @@ def test_start_for_runner_registers_listener_and_metrics(env: Env) -> None:
         assert len(runner.listeners) == 1
         port = handle.server.config.port
         m = httpx.get(f"http://127.0.0.1:{port}/api/metrics", headers=env.auth("viewer")).text
-        assert 'vigil_frames_in_total{camera="cam-1"} 120' in m
-        assert 'vigil_frames_dropped_total{camera="cam-1"} 3' in m
-        assert "vigil_detector_latency_seconds 0.05" in m
+        assert 'vigil_frames_in_total{camera="cam-1"} 120.0' in m
+        assert 'vigil_frames_dropped_total{camera="cam-1"} 3.0' in m
+        assert 'vigil_camera_analysis_stalled{camera="cam-1"} 1.0' in m
+        # Histograms, not a lifetime mean: buckets, count and sum of what was observed.
+        assert "# TYPE vigil_detector_latency_seconds histogram" in m
+        assert 'vigil_detector_latency_seconds_bucket{le="0.05"} 2.0' in m
+        assert "vigil_detector_latency_seconds_count 3.0" in m
+        assert 'vigil_event_latency_seconds_bucket{le="1.0",state="new"} 1.0' in m
     finally:
         handle.stop()

@@ -69,7 +69,7 @@ def test_every_event_arrives_through_a_broker_crash(store: Store, broker: Broker
     delivery.start()
     try:
         wait_until(lambda: payloads(subs[0], "available") == ["online"], what="available=online")
-        delivery.publish_camera_status("cam-1", online=False)
+        delivery.publish_camera_status("cam-1", "offline")
         # Crash the broker in the middle of the backlog: right when the subscriber has 40 messages.
         crashed = threading.Event()
         subs[0].trigger = (len(subs[0].messages) + 40, lambda: (broker.kill(), crashed.set()))

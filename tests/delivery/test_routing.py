@@ -39,7 +39,7 @@ def test_routes_by_type_severity_and_camera() -> None:
 
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    b = Backoff(base_s=1.0, max_s=30.0)
+    b = Backoff(initial_s=1.0, max_s=30.0)
     for attempt, full in ((1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (9, 30.0), (50, 30.0)):
         delays = [b.delay(attempt) for _ in range(200)]
         assert all(full / 2 <= d <= full for d in delays)

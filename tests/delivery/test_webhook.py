@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from tests.delivery.conftest import SECRET, Receiver, free_port, wait_until
 from tests.storage.test_db import make_event
 from vigil.config.models import ServiceConfig, WebhookTarget
+from vigil.core.events import IncidentEvent
 from vigil.delivery import Backoff, DeliveryService, WebhookSender, sign, to_cloudevent, verify_signature
-from vigil.incidents.types import IncidentEvent
 from vigil.storage import Store
 from vigil.storage.records import OutboxItem
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.rules.scene import DT, FPS, H, Obj, W, camera, detections_at, piecewise, still
 from vigil.config.rules import RulesConfig
+from vigil.core.events import IncidentEvent
 from vigil.incidents.lifecycle import IncidentTracker
-from vigil.incidents.types import IncidentEvent
 from vigil.rules.engine import CameraRules
 
 

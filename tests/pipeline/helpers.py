@@ -14,7 +14,7 @@ import vigil.pipeline.analyze as analyze_module
 from vigil.config import load_config
 from vigil.config.models import CameraConfig, VigilConfig, ZoneConfig
 from vigil.core import Detections
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.pipeline.analyze import AnalyzeReport, analyze_video
 from vigil.pipeline.camera import CameraPipeline
 from vigil.rules.zones import ground_points, points_in_polygon

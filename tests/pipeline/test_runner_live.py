@@ -35,8 +35,8 @@ from vigil.assets import DEMO_CONFIG, SAMPLE_CLIP
 from vigil.config import load_config
 from vigil.config.rules import RulesConfig
 from vigil.core import Frame
+from vigil.core.events import IncidentEvent
 from vigil.detection import ObjectDetectorConfig, build_detector
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.runner import LiveRunner
 from vigil.redaction.heads import head_boxes
 from vigil.sources import CameraStatus, iter_video, probe_video, read_image
@@ -554,8 +554,8 @@ def test_evidence_is_redacted_and_nothing_else_is_written(
         # ...the snapshot was taken while the incident was confirmed (3 frames at 5 fps after its start)...
         confirm = RulesConfig().pedestrian.confirm_frames
         assert abs(ev.raw.pts - (ev.incident.start_s + (confirm - 1) / ANALYTIC_FPS)) < 0.15
-        # ...and the person's head in it was obscured.
-        assert changed_fraction(raw, snap, head) >= 0.35, (ev.incident.incident_id, changed_fraction(raw, snap, head))
+        # ...and the person's head in it was obscured, by the bar of the head test below.
+        assert changed_fraction(raw, snap, head) >= 0.85, (ev.incident.incident_id, changed_fraction(raw, snap, head))
 
     # Clips: every person the detector finds in the source frames has an obscured head in the clip frame.
     detector = build_detector(ObjectDetectorConfig())

@@ -11,7 +11,7 @@ import pytest
 from tests.pipeline.helpers import CONFIGS, Run, analyse, feet_in_zone
 from vigil.cli.main import main
 from vigil.config import load_config
-from vigil.rules.base import VEHICLE_LABELS
+from vigil.detection.coco import VEHICLE_CLASSES
 
 W, H = 960, 540
 CONFIG = CONFIGS / "ua_detrac.yaml"
@@ -51,7 +51,7 @@ def test_forward_traffic_is_not_wrong_way(forward: Run) -> None:
     for _pts, tracks in forward.frames:
         if tracks.tracker_id is None or len(tracks) == 0:
             continue
-        vehicle = np.isin(np.asarray(tracks.data["label"]).astype(str), VEHICLE_LABELS)
+        vehicle = np.isin(np.asarray(tracks.data["label"]).astype(str), list(VEHICLE_CLASSES))
         inside = vehicle & feet_in_zone(tracks.xyxy, lane, W, H)
         seen.update(tracks.tracker_id[inside].tolist())
     assert len(seen) >= 3, "the lane must carry traffic for 'no wrong-way' to mean anything"
@@ -80,7 +80,7 @@ def test_reversed_clip_is_wrong_way_through_the_cli(ua_detrac_reversed: Path, tm
     lane = next(z for z in load_config(CONFIG).cameras[0].zones if z.id == "northbound")
     for e in wrong:
         assert e["details"]["zone"] == "northbound"
-        assert e["details"]["label"] in VEHICLE_LABELS
+        assert e["details"]["label"] in VEHICLE_CLASSES
         assert e["details"]["travel_lengths"] >= 1.5
         assert e["details"]["angle_deg"] <= 60
         assert feet_in_zone(np.asarray(e["bbox"])[None], lane, W, H)[0], e["bbox"]

@@ -42,8 +42,14 @@ def test_every_annotated_face_is_obscured(shared_data, redactor, stem):
 
 
 def test_redaction_is_stable_across_runs(shared_data, redactor):
-    frame = read_image(shared_data / "faces_kaggle" / "images" / f"{PHOTOS[0]}.jpg")
+    """The same frame gets the same regions and pixels twice, and those are a redaction, not the input."""
+    root = shared_data / "faces_kaggle"
+    frame = read_image(root / "images" / f"{PHOTOS[0]}.jpg")
     a = redactor.redact(frame)
     b = redactor.redact(frame)
+    assert not a.fail_closed and len(a.regions) > 0
     np.testing.assert_array_equal(a.regions.xyxy, b.regions.xyxy)
     assert np.array_equal(a.image, b.image)
+    assert not np.array_equal(a.image, frame.image)
+    for box in annotated_faces(root / "annotations" / f"{PHOTOS[0]}.xml"):
+        assert changed_fraction(frame.image, a.image, box) >= 0.8, f"face {box} not obscured"

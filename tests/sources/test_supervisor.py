@@ -13,7 +13,15 @@ from tests.sources.helpers import MjpegServer, make_clip, wait_for
 from tests.sources.rtsp_server import RtspServer, free_port, unavailable_reason
 from vigil.config.models import CameraConfig, SourceConfig
 from vigil.core import Frame
-from vigil.sources import Backoff, CameraStatus, CameraSupervisor, MonotonicPts, SourceError, start_cameras
+from vigil.sources import (
+    Backoff,
+    CameraStatus,
+    CameraSupervisor,
+    MonotonicPts,
+    Selection,
+    SourceError,
+    start_cameras,
+)
 
 
 class Recorder:
@@ -160,7 +168,8 @@ def test_failures_back_off_and_a_broken_consumer_does_not_stop_the_camera(superv
 
     rec = Recorder()
     cfg = SourceConfig(url="rtsp://fake/x", max_backoff_s=0.4)
-    sup = supervise(supervisors, "cam-x", cfg, rec, opener=opener, backoff=Backoff(0.4, initial_s=0.1, rng=lambda: 0.0))
+    backoff = Backoff(initial_s=0.1, max_s=0.4, jitter=0.25, rng=lambda: 0.0)
+    sup = supervise(supervisors, "cam-x", cfg, rec, opener=opener, backoff=backoff)
     assert wait_for(lambda: len(attempts) >= 5, 5)
     gaps = np.diff(attempts[:5])  # 0.1, 0.2, 0.4 (cap), 0.4; late under load, never early
     assert list(gaps) == pytest.approx([0.1, 0.2, 0.4, 0.4], abs=0.25)
@@ -169,13 +178,131 @@ def test_failures_back_off_and_a_broken_consumer_does_not_stop_the_camera(superv
     assert status.state in ("offline", "connecting") and status.reconnects >= 4
     assert status.last_error == "camera cam-x: cannot connect (test)"
 
-    def boom(frame: Frame) -> None:
-        raise RuntimeError("consumer bug")
 
-    sup2 = CameraSupervisor("cam-y", cfg, boom, opener=lambda cid, c: FastLiveSource(cid, 20))
-    supervisors.append(sup2)
-    sup2.start()
-    assert wait_for(lambda: sup2.status.reconnects >= 1, 5)  # kept reading after the exceptions
+def test_a_failing_consumer_keeps_getting_frames_and_is_logged_sparingly(supervisors, caplog):
+    """Exceptions from the consumer are counted and logged (one traceback a minute), and delivery goes on."""
+    calls: list[int] = []
+
+    def flaky(frame: Frame) -> None:
+        calls.append(frame.index)
+        if frame.index % 2 == 0:
+            raise RuntimeError("consumer bug")
+
+    cfg = SourceConfig(url="rtsp://fake/x", max_backoff_s=0.2)
+    sup = CameraSupervisor(
+        "cam-y", cfg, flaky, opener=lambda cid, c: FastLiveSource(cid, 40), block_when_busy=True
+    )
+    supervisors.append(sup)
+    with caplog.at_level("ERROR", logger="vigil"):
+        sup.start()
+        assert wait_for(lambda: len(calls) >= 40, 5), calls[:5]
+    assert calls[:40] == list(range(40))  # every frame after a failure was still delivered, in order
+    assert sup.status.consumer_errors >= 20
+    tracebacks = [r for r in caplog.records if r.exc_info and "cam-y" in r.getMessage()]
+    assert len(tracebacks) == 1, [r.getMessage() for r in tracebacks]
+    assert "consumer bug" in caplog.text
+
+
+class PacedLiveSource:
+    """A live source that yields a frame every ``period_s`` of real time until closed."""
+
+    live = True
+
+    def __init__(self, camera_id: str, period_s: float = 0.01, limit: int = 10**9) -> None:
+        self.camera_id, self.period_s, self.limit = camera_id, period_s, limit
+        self._closed = threading.Event()
+
+    def frames(self, select=None):
+        for i in range(self.limit):
+            if self._closed.wait(self.period_s):
+                return
+            pts = i * self.period_s
+            if select is None or select(pts):
+                yield Frame(np.zeros((4, 4, 3), np.uint8), self.camera_id, i, pts)
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def test_frames_kept_only_for_evidence_never_replace_frames_to_analyse(supervisors):
+    """Overload thins the ring-only frames, not the analysis: every frame selected for analysis arrives."""
+    selected: list[float] = []
+    lock = threading.Lock()
+
+    def select(pts: float) -> Selection:
+        if round(pts * 100) % 10 == 0:  # one frame in ten is analysed (10 per second)...
+            with lock:
+                selected.append(pts)
+            return Selection.ANALYSE
+        return Selection.KEEP  # ...the others are only kept (90 per second)
+
+    rec = Recorder(delay_s=0.02)  # 50 frames a second at most: the camera's 100 cannot all be taken
+    opener = lambda cid, cfg: PacedLiveSource(cid, 0.01, limit=300)  # noqa: E731
+    sup = supervise(supervisors, "cam-prio", SourceConfig(url="rtsp://fake/p"), rec, opener=opener, select=select)
+    assert wait_for(lambda: sup.status.reconnects >= 1, 15)  # the 3 s stream was read to its end
+    sup.stop()
+    with lock:
+        analysed = [p for p in selected if p < 2.9]
+    delivered = {round(f.pts, 3) for f in rec.frames}
+    status = sup.status
+    assert status.frames_dropped > 50  # overloaded indeed
+    assert status.analysis_dropped == 0
+    assert [p for p in analysed if round(p, 3) not in delivered] == []
+    assert strictly_increasing([f.index for f in rec.frames])
+
+
+def test_a_hung_consumer_turns_the_camera_stalled_and_it_recovers_by_itself(supervisors):
+    """The watchdog is not the dispatcher: a consumer blocked in a frame is reported, and so is its recovery."""
+    release = threading.Event()
+    hang_from = 20
+    seen: list[int] = []
+
+    def consumer(frame: Frame) -> None:
+        seen.append(frame.index)
+        if len(seen) == hang_from:
+            release.wait(30)  # a detector that stopped answering
+
+    rec = Recorder()
+    cfg = SourceConfig(url="rtsp://fake/h", stall_timeout_s=0.8)
+    sup = CameraSupervisor(
+        "cam-h", cfg, consumer, rec.on_status, opener=lambda cid, c: PacedLiveSource(cid, 0.02)
+    )
+    supervisors.append(sup)
+    sup.start()
+    assert wait_for(lambda: len(seen) >= hang_from, 5)
+    assert wait_for(lambda: sup.status.state == "stalled", 3), rec.states()
+    frames = sup.status.frames
+    assert wait_for(lambda: sup.status.frames > frames + 10, 3)  # the reader goes on decoding
+    assert not sup.status.online
+    release.set()
+    assert wait_for(lambda: sup.status.state == "online", 3), rec.states()
+    n = len(seen)
+    assert wait_for(lambda: len(seen) > n + 5, 3)
+    states = rec.states()
+    assert states[states.index("stalled") :][:2] == ["stalled", "online"]
+
+
+def test_analysis_that_keeps_failing_is_stalled_even_while_kept_frames_succeed(supervisors):
+    """Only analysed frames judge the analysis: ring-only frames that succeed do not hide a dead detector."""
+    broken = threading.Event()
+    broken.set()
+
+    def select(pts: float) -> Selection:
+        return Selection.ANALYSE if round(pts * 50) % 2 == 0 else Selection.KEEP
+
+    def consumer(frame: Frame) -> None:
+        if broken.is_set() and frame.index % 2 == 0:
+            raise RuntimeError("detector unavailable")
+
+    cfg = SourceConfig(url="rtsp://fake/f", stall_timeout_s=0.6)
+    opener = lambda cid, c: PacedLiveSource(cid, 0.02)  # noqa: E731
+    sup = CameraSupervisor("cam-f", cfg, consumer, opener=opener, select=select, log_every_s=3600)
+    supervisors.append(sup)
+    sup.start()
+    assert wait_for(lambda: sup.status.state == "stalled", 4), sup.status
+    assert sup.status.consumer_errors >= 10
+    broken.clear()
+    assert wait_for(lambda: sup.status.state == "online", 3), sup.status
 
 
 def test_mjpeg_reconnects_with_monotonic_timestamps(supervisors):
@@ -285,4 +412,6 @@ def test_status_is_json_ready():
         "frames": 10,
         "frames_dropped": 1,
         "since": 1.0,
+        "analysis_dropped": 0,
+        "consumer_errors": 0,
     }

@@ -7,11 +7,13 @@ root, since ``initdb`` refuses root) and removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -23,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.storage import Store
 from vigil.storage.db import Base
 from vigil.storage.schema import current_revision, head_revision
@@ -88,13 +90,22 @@ class PostgresServer:
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the (initialised) server: the first time, and again after :meth:`halt`."""
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "20",
                   "-o", opts, "start")  # fmt: skip
 
+    def halt(self) -> None:
+        """Stop the server as an outage would (connections cut), keeping its data for :meth:`resume`."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            with contextlib.suppress(subprocess.CalledProcessError):  # already halted
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -102,8 +113,8 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def started_postgres() -> PostgresServer:
+    """A fresh server, or a skip saying why there cannot be one (the caller stops it)."""
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql-15)")
@@ -120,6 +131,12 @@ def postgres_server() -> Iterator[PostgresServer]:
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(server.root, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')[-2000:]}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = started_postgres()
     yield server
     server.stop()
 
@@ -181,6 +198,26 @@ def test_urls() -> None:
     assert make_engine("postgresql://vigil:pw@127.0.0.1/vigil").dialect.driver == "psycopg"
     with pytest.raises(ValueError, match="in-memory"):
         make_engine("sqlite://")
+
+
+def test_sqlite_needs_no_postgres_driver_and_postgres_names_the_extra(tmp_path: Path) -> None:
+    """psycopg is the ``[postgres]`` extra: SQLite works without it, PostgreSQL says what to install."""
+    code = f"""
+import importlib.util, sys
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] == "psycopg" else find_spec(name, *a)
+sys.modules["psycopg"] = None  # an import of it fails, as without the extra
+from vigil.storage import Store
+with Store("sqlite:///{tmp_path / "v.db"}") as store:
+    store.upsert_camera_status("cam", online=True)
+from vigil.storage.db import make_engine
+try:
+    make_engine("postgresql://vigil@127.0.0.1/vigil")
+except ValueError as exc:
+    print(exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "vigil[postgres]" in out.stdout and "storage.database_url" in out.stdout, out.stdout + out.stderr
 
 
 # -- record_event -----------------------------------------------------------------------------------

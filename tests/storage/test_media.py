@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vigil.core import Frame, RedactedFrame
+from tests.conftest import unredacted_for_test
+from vigil.core import Frame
 from vigil.sources import iter_video, read_image
 from vigil.storage import VideoWriter, write_image
 
@@ -21,7 +22,7 @@ def test_writers_refuse_raw_frames(tmp_path):
 
 def test_image_round_trip_png_is_exact(tmp_path):
     img = image()
-    write_image(tmp_path / "x.png", RedactedFrame(img))
+    write_image(tmp_path / "x.png", unredacted_for_test(img))
     assert np.array_equal(read_image(tmp_path / "x.png").image, img)
 
 
@@ -29,7 +30,7 @@ def test_video_round_trip_keeps_frames_and_even_size(tmp_path):
     path = tmp_path / "v.mp4"
     with VideoWriter(path, 10) as w:
         for i in range(12):
-            w.write(RedactedFrame(np.full((61, 97, 3), i * 20, np.uint8), pts=i / 10))
+            w.write(unredacted_for_test(np.full((61, 97, 3), i * 20, np.uint8), pts=i / 10))
     frames = list(iter_video(path))
     assert len(frames) == 12
     assert frames[0].image.shape == (60, 96, 3)
@@ -40,9 +41,9 @@ def test_video_round_trip_keeps_frames_and_even_size(tmp_path):
 def test_video_frames_of_another_size_are_scaled_to_the_clip(tmp_path):
     path = tmp_path / "mixed.mp4"
     with VideoWriter(path, 10) as w:
-        w.write(RedactedFrame(np.full((64, 96, 3), 40, np.uint8), pts=0.0))
-        w.write(RedactedFrame(np.full((32, 48, 3), 200, np.uint8), pts=0.1))  # smaller
-        w.write(RedactedFrame(np.full((128, 160, 3), 120, np.uint8), pts=0.2))  # larger, other aspect
+        w.write(unredacted_for_test(np.full((64, 96, 3), 40, np.uint8), pts=0.0))
+        w.write(unredacted_for_test(np.full((32, 48, 3), 200, np.uint8), pts=0.1))  # smaller
+        w.write(unredacted_for_test(np.full((128, 160, 3), 120, np.uint8), pts=0.2))  # larger, other aspect
     frames = list(iter_video(path))
     assert [f.image.shape for f in frames] == [(64, 96, 3)] * 3
     assert [round(float(f.image.mean()) / 40) for f in frames] == [1, 5, 3]

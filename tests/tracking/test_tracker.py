@@ -389,9 +389,9 @@ def test_pets09_id_switches_are_few() -> None:
         dets = detector.detect(frame.image)
         dets = dets[dets.class_id == 0]
         persons_seen += int((dets.confidence >= 0.5).sum())
-        if frame.index == 4 and persons_seen == 0:
-            pytest.skip("NanoDet found no person in the first 5 frames of PETS09 (its decoding is being reworked)")
         tracked[frame.index + 1] = tracker.update(dets, frame.pts)  # MOT frames are 1-based
+    # A detector that stopped finding people is a regression to report, not a reason to skip.
+    assert persons_seen > 0, "NanoDet found no person (score >= 0.5) in PETS09: the detector is broken"
 
     table = np.loadtxt(gt_file, delimiter=",")
     table = table[table[:, 0] <= N_FRAMES]

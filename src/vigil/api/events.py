@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.storage import console
 from vigil.storage.store import Store
 

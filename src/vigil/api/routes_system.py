@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.background import BackgroundTask
 
 from vigil.api.auth import Admin, CurrentUser, Operator, authenticated, stream_guard
@@ -31,69 +33,40 @@ def health(request: Request) -> Health:
     return Health(status="ok" if ok else "degraded", database=ok, cameras_online=online)
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _StoreCollector:
+    """Metrics read from the database at scrape time (they hold for ``vigil serve`` too)."""
 
+    def __init__(self, store: Any) -> None:
+        self.store = store
 
-def _metric(lines: list[str], name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]) -> None:
-    lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
-    for labels, value in samples:
-        lab = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        lines.append(f"{name}{{{lab}}} {value}" if lab else f"{name} {value}")
+    def collect(self) -> Iterator[Metric]:
+        incidents = CounterMetricFamily("vigil_incidents", "Stored incidents per type.", labels=["type"])
+        for kind, n in sorted(console.incident_counts(self.store).items()):
+            incidents.add_metric([kind], float(n))
+        backlog = GaugeMetricFamily("vigil_delivery_backlog", "Pending deliveries per service.", labels=["target"])
+        for target, n in sorted(self.store.pending_counts().items()):
+            backlog.add_metric([target], float(n))
+        online = GaugeMetricFamily(
+            "vigil_camera_online", "1 when the camera delivers frames and they are analysed.", labels=["camera"]
+        )
+        for cam in self.store.list_cameras():
+            online.add_metric([cam.id], float(cam.online))
+        yield from (incidents, backlog, online)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def metrics(request: Request) -> Response:
-    """Prometheus text format (0.0.4)."""
+    """Prometheus text format (``prometheus_client``): per-camera counters, latency histograms, store figures."""
+    from vigil.pipeline.metrics import RunnerCollector
+
     ctx = context(request)
-    status: dict[str, Any] = ctx.runner.status() if ctx.runner is not None else {}
-    cams = status.get("cameras", {})
-    det = status.get("detector", {})
-    lines: list[str] = []
-    _metric(
-        lines,
-        "vigil_frames_in_total",
-        "counter",
-        "Frames decoded per camera.",
-        [({"camera": c}, v["frames_in"]) for c, v in cams.items()],
-    )
-    _metric(
-        lines,
-        "vigil_frames_dropped_total",
-        "counter",
-        "Frames dropped per camera.",
-        [({"camera": c}, v["dropped"]) for c, v in cams.items()],
-    )
-    frames = det.get("frames", 0)
-    _metric(
-        lines,
-        "vigil_detector_latency_seconds",
-        "gauge",
-        "Mean detector time per frame.",
-        [({}, round(det.get("busy_s", 0.0) / frames, 6))] if frames else [],
-    )
-    _metric(
-        lines,
-        "vigil_incidents_total",
-        "counter",
-        "Stored incidents per type.",
-        [({"type": t}, n) for t, n in sorted(console.incident_counts(ctx.store).items())],
-    )
-    _metric(
-        lines,
-        "vigil_delivery_backlog",
-        "gauge",
-        "Pending deliveries per service.",
-        [({"target": t}, n) for t, n in sorted(ctx.store.pending_counts().items())],
-    )
-    _metric(
-        lines,
-        "vigil_camera_online",
-        "gauge",
-        "1 when the camera delivers frames.",
-        [({"camera": c.id}, int(c.online)) for c in ctx.store.list_cameras()],
-    )
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StoreCollector(ctx.store))
+    runner = ctx.runner
+    if runner is not None:
+        histograms = getattr(getattr(runner, "metrics", None), "registry", None)
+        registry.register(RunnerCollector(runner.status, histograms))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/services", response_model=ServicesOut)

@@ -94,6 +94,12 @@ def start_for_runner(
     """
     from vigil.api.app import create_app
 
-    app = create_app(runner.config, runner.store, runner, Path(config_path) if config_path else None)
+    app = create_app(
+        runner.config,
+        runner.store,
+        runner,
+        Path(config_path) if config_path else None,
+        redactor=getattr(runner, "redactor", None),  # the process's one Redactor, not a second one
+    )
     runner.listeners.append(app.state.broadcaster.publish)
     return start_api_thread(app, host, port)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vigil.config import ConfigError, VigilConfig, load_config
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 
 
 def _print_event(event: IncidentEvent) -> None:

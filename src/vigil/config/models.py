@@ -6,6 +6,7 @@ top-left corner), so a camera can change resolution without redrawing them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,6 +291,21 @@ class StorageConfig(_Strict):
         Path("vigil-data/media"), title="Media folder", description="Where redacted clips and snapshots are written."
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig, title="Retention", description="Retention.")
+    journal_path: Path | None = Field(
+        None,
+        title="Event journal",
+        description="Local file where incident events wait, in order and fsync'd, until the database has them "
+        "(so a database outage loses none). Empty: events.journal beside the media folder. Keep it on local disk.",
+    )
+    journal_max_mb: float = Field(
+        64,
+        gt=0,
+        title="Event journal bound (MB)",
+        description="The journal's largest size; when a long outage fills it, cameras wait for the database.",
+    )
+
+    def resolved_journal_path(self) -> Path:
+        return self.journal_path or Path(self.media_dir).parent / "events.journal"
 
 
 class EvidenceConfig(_Strict):
@@ -300,6 +316,17 @@ class EvidenceConfig(_Strict):
     clip_fps: float = Field(
         10.0, gt=0, le=60, title="Clip fps", description="Frame rate of clips (at most the camera's own rate)."
     )
+    writers: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        title="Clip writers",
+        description="Threads that redact and encode evidence at the same time. Empty: one per two CPU cores, at "
+        "most 4. Each needs about 300 MB while it writes a 1080p clip.",
+    )
+
+    def resolved_writers(self) -> int:
+        return self.writers or max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
 class VigilConfig(_Strict):

@@ -75,7 +75,7 @@ class Dispatcher:
         self.sender = sender
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
-        self.outage_backoff = outage_backoff or Backoff(base_s=1.0, max_s=60.0)
+        self.outage_backoff = outage_backoff or Backoff(initial_s=1.0, max_s=60.0)
         self.poll_s = poll_s
         self.batch = batch
         self._wake = threading.Event()
@@ -83,6 +83,9 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._outages = 0
+        # Delivered, but the database refused to record it (an outage right after the send): recorded as soon
+        # as it is back, and not sent again meanwhile, so a database outage does not deliver an event twice.
+        self._unrecorded: set[int] = set()
         if hasattr(sender, "on_available"):
             sender.on_available = self._on_available  # type: ignore[attr-defined]
 
@@ -128,6 +131,9 @@ class Dispatcher:
 
     def _step(self) -> None:
         self._wake.clear()
+        for outbox_id in sorted(self._unrecorded):
+            self.store.mark_delivered(outbox_id)
+            self._unrecorded.discard(outbox_id)
         now = datetime.now(UTC)
         items = self.store.claim_due(self.target, self.batch, now)
         if not items:
@@ -163,7 +169,11 @@ class Dispatcher:
 
     def _settle(self, item: OutboxItem, result: DeliveryResult) -> None:
         if result.outcome is Outcome.DELIVERED:
-            self.store.mark_delivered(item.id)
+            try:
+                self.store.mark_delivered(item.id)
+            except SQLAlchemyError:
+                self._unrecorded.add(item.id)
+                raise
             log.debug("delivered %s to %s", item.event_id, self.target)
             return
         error = result.error or result.outcome.value
@@ -278,12 +288,13 @@ class DeliveryService:
             if targets is None or service_id in targets:
                 d.wake()
 
-    def publish_camera_status(self, camera_id: str, online: bool) -> None:
-        """Tell the transports that publish camera status (MQTT, retained topic) a camera went online/offline."""
+    def publish_camera_status(self, camera_id: str, status: str | bool) -> None:
+        """Tell the transports that publish camera health (MQTT, retained topic): ``online``, ``offline`` or
+        ``stalled``."""
         for d in self.dispatchers.values():
             publish = getattr(d.sender, "set_camera_status", None)
             if publish is not None:
-                publish(camera_id, online)
+                publish(camera_id, status)
 
     def pending_counts(self) -> dict[str, int]:
         """Backlog per configured service, zeros included (for metrics)."""

@@ -7,7 +7,9 @@ Topics under the service's ``topic_prefix`` (``vigil`` by default):
   (``event_id`` is the idempotency key, ``state`` is new / update / end). An
   event counts as delivered only when the broker has acknowledged (PUBACK) both
   publishes.
-- ``<prefix>/cameras/<camera_id>/status``: ``online`` / ``offline``, retained.
+- ``<prefix>/cameras/<camera_id>/status``: ``online`` / ``offline``, or ``stalled``
+  (frames arrive but analysis is hung or failing, e.g. the detector stopped
+  answering), retained.
 - ``<prefix>/available``: ``online``, retained, set on every connect; the
   connection's last will sets ``offline`` if Vigil dies or loses the network
   without saying goodbye, and a clean stop sets it too.
@@ -146,9 +148,13 @@ class MqttSender:
         if reason.is_failure:
             log.warning("MQTT connection to %s:%s lost: %s", self.target.host, self.target.port, reason)
 
-    def set_camera_status(self, camera_id: str, online: bool) -> None:
-        """Publish (retained) and remember a camera's status; re-sent after reconnects."""
-        status = "online" if online else "offline"
+    def set_camera_status(self, camera_id: str, status: str | bool) -> None:
+        """Publish (retained) and remember a camera's status; re-sent after reconnects.
+
+        ``status`` is ``online``, ``offline`` or ``stalled`` (a bool means online / offline).
+        """
+        if isinstance(status, bool):
+            status = "online" if status else "offline"
         with self._lock:
             self._camera_status[camera_id] = status
         if self.connected:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from vigil.config.models import RoutingRule, ServiceConfig
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 
 
 def zone_of(event: IncidentEvent) -> str | None:

@@ -45,7 +45,8 @@ class CenterFace:
     ) -> None:
         self.threshold = threshold
         self.nms_iou = nms_iou
-        self._session = create_session(model_path, device=device, threads=threads)
+        # Faces are searched in whole frames and in crops of every size: no arena (see create_session).
+        self._session = create_session(model_path, device=device, threads=threads, memory_arena=False)
         self._input = self._session.get_inputs()[0].name
 
     def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:

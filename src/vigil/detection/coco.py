@@ -15,9 +15,12 @@ COCO80: tuple[str, ...] = (
     "teddy bear", "hair drier", "toothbrush",
 )  # fmt: skip
 
+# The one set of class groups: the pipeline keeps road users, redaction takes people (heads) and vehicles
+# (plates), the rules judge vehicles, two-wheelers (riders) and road users.
 PERSON_CLASSES: frozenset[str] = frozenset({"person"})
 # Riders are people too: their heads are redacted from the person box, not from these.
 VEHICLE_CLASSES: frozenset[str] = frozenset({"car", "motorcycle", "bus", "truck"})
+TWO_WHEELER_CLASSES: frozenset[str] = frozenset({"bicycle", "motorcycle"})
 # Animals that can stray onto a road (birds fly off and are left out).
 ANIMAL_CLASSES: frozenset[str] = frozenset(
     {"cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}

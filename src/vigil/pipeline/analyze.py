@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from vigil.config.models import CameraConfig, VigilConfig
+from vigil.core.events import IncidentEvent
 from vigil.detection import build_detector
 from vigil.incidents.evidence import EvidenceRecorder, EvidenceWriter
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.camera import CameraPipeline
 from vigil.redaction import Redactor
 from vigil.sources import iter_video, probe_video

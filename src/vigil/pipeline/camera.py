@@ -8,8 +8,9 @@ in as a function so the same code runs with a private detector (offline
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from vigil.config.models import CARRIAGEWAY_KINDS, CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core import Detections, Frame
+from vigil.core.events import IncidentEvent
 from vigil.detection.coco import TRACKED_CLASSES
 from vigil.detection.config import DetailConfig
 from vigil.detection.detail import DetailDetector, group_nms
@@ -28,9 +30,9 @@ from vigil.detection.fire import build_fire_detector
 from vigil.detection.stationary import StationaryObjects
 from vigil.incidents.evidence import EvidenceRecorder
 from vigil.incidents.lifecycle import IncidentTracker
-from vigil.incidents.types import IncidentEvent
 from vigil.pipeline.gating import MotionGate, RateGate
 from vigil.rules import CameraRules
+from vigil.sources.base import Selection
 from vigil.tracking import Tracker, TrackerConfig
 
 DetectFn = Callable[[np.ndarray], Detections]
@@ -121,18 +123,40 @@ class CameraPipeline:
         self._last: Detections = Detections.empty()
         self._tracked = np.zeros((0, 4), np.float32)
         self._last_pts = 0.0
-        self._admitted: set[float] = set()
+        # select() runs on the reader thread, process() on the dispatcher: the gate's
+        # decisions wait here, in pts order, until their frame arrives or is dropped.
+        self._gate_lock = threading.Lock()
+        self._admitted: deque[float] = deque(maxlen=64)
+        self._selecting = False
 
-    def select(self, pts: float) -> bool:
-        """Whether the frame at ``pts`` is needed at all (analysed, or kept for evidence).
+    def select(self, pts: float) -> Selection:
+        """Whether the frame at ``pts`` is needed at all: analysed, kept for evidence only, or skipped.
 
         Decoders call this before converting a frame to an array, so frames that
-        are neither analysed nor recorded cost only their decoding.
+        are neither analysed nor recorded cost only their decoding; the
+        supervisor gives analysed frames priority over kept ones.
         """
-        admitted = self.rate_gate.admit(pts)
-        if admitted:
-            self._admitted.add(pts)
-        return admitted or (self.recorder is not None and self.recorder.ring.due(pts))
+        with self._gate_lock:
+            self._selecting = True
+            if self.rate_gate.admit(pts):
+                self._admitted.append(pts)
+                return Selection.ANALYSE
+        rec = self.recorder
+        # With the source's compressed stream in the evidence ring, no decoded frame needs keeping.
+        keep = rec is not None and not rec.encoded and rec.ring.due(pts)
+        return Selection.KEEP if keep else Selection.SKIP
+
+    def _was_admitted(self, pts: float) -> bool:
+        """The gate's decision on a delivered frame; decisions on frames dropped before it are forgotten."""
+        with self._gate_lock:
+            if not self._selecting:  # a decoder that does not call select()
+                return self.rate_gate.admit(pts)
+            while self._admitted and self._admitted[0] < pts:
+                self._admitted.popleft()  # frames are delivered in pts order: these were dropped
+            if self._admitted and self._admitted[0] == pts:
+                self._admitted.popleft()
+                return True
+            return False
 
     def process(self, frame: Frame) -> list[IncidentEvent]:
         """Feed one decoded frame; returns the incident events it caused.
@@ -143,12 +167,7 @@ class CameraPipeline:
         self.times.frames_in += 1
         if self.recorder is not None:
             self.recorder.push(frame)
-        if self._admitted:
-            admitted = frame.pts in self._admitted
-            self._admitted.discard(frame.pts)
-        else:
-            admitted = self.rate_gate.admit(frame.pts)
-        if not admitted:
+        if not self._was_admitted(frame.pts):
             return []
         return self.analyse(frame)
 
@@ -156,15 +175,20 @@ class CameraPipeline:
         times = self.times
         times.analysed += 1
         t = time.perf_counter()
+        fresh: Detections | None = None  # detections made on this very frame (evidence reuses them)
         moving = self.motion_gate.needs_detection(frame.image, frame.pts)
         if moving or not self.motion_gating:
             t = times.add("gate", t)
-            if self.detector is not None:
-                found = self.detector(frame.image, self.motion_gate.motion, self._tracked)
-            else:
-                found = group_nms(self.detect(frame.image))
+            try:
+                if self.detector is not None:
+                    found = self.detector(frame.image, self.motion_gate.motion, self._tracked)
+                else:
+                    found = group_nms(self.detect(frame.image))
+            except Exception:
+                self.motion_gate.forget()  # the next frame must reach the detector, not reuse old boxes
+                raise
             labels = found.data.get("label", np.zeros(0, dtype=object))
-            self._last = found[np.isin(labels, list(TRACKED_CLASSES))] if len(found) else found
+            self._last = fresh = found[np.isin(labels, list(TRACKED_CLASSES))] if len(found) else found
             times.detected += 1
             t = times.add("detect", t)
         else:
@@ -182,7 +206,9 @@ class CameraPipeline:
         events = self.lifecycle.update(frame.pts, signals)
         t = times.add("rules", t)
         self._last_pts = frame.pts
-        return self._with_evidence(events, frame)
+        if self.recorder is not None and fresh is not None:
+            self.recorder.note_objects(frame.pts, fresh)
+        return self._with_evidence(events, frame, fresh)
 
     def discontinuity(self) -> None:
         """The picture jumped (a file looped, a stream switched, a PTZ camera went to another preset).
@@ -212,13 +238,15 @@ class CameraPipeline:
             mask = self._watched = canvas.astype(bool)
         return mask
 
-    def _with_evidence(self, events: list[IncidentEvent], frame: Frame) -> list[IncidentEvent]:
+    def _with_evidence(
+        self, events: list[IncidentEvent], frame: Frame, objects: Detections | None
+    ) -> list[IncidentEvent]:
         if self.recorder is None:
             return events
         out = []
         for event in events:
             if event.state == "new":
-                snap, clip = self.recorder.start(event.incident_id, frame)
+                snap, clip = self.recorder.start(event.incident_id, frame, objects)
                 # Media ids (paths inside the media folder), not server paths: the details
                 # travel to services and clients, which fetch evidence by incident id.
                 media = self.recorder.media_dir

@@ -1,4 +1,4 @@
-"""One object detector shared by every camera, batching frames across cameras.
+"""One object detector shared by every camera, batching frames across cameras, with a deadline.
 
 Cameras submit frames from their own threads and wait on a future. A single
 worker collects what has arrived (up to ``max_batch``, waiting at most
@@ -6,6 +6,14 @@ worker collects what has arrived (up to ``max_batch``, waiting at most
 gets full batches; on the CPU it keeps the model's threads busy without the
 cameras competing for cores. Moving the detector to another machine means
 replacing this class with a client that has the same ``submit``.
+
+A detector that hangs (a wedged GPU driver, a remote detector that stopped
+answering) must not hang the cameras: :meth:`DetectorPool.detect` gives up after
+``deadline_s``, and while a batch has been running longer than that, new frames
+are refused at once (:class:`DetectorUnavailableError`) instead of queueing behind
+it. The cameras report their analysis as stalled (see
+:class:`~vigil.sources.CameraSupervisor`) and carry on by themselves when the
+detector answers again.
 """
 
 from __future__ import annotations
@@ -14,7 +22,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol
 
 import numpy as np
 
@@ -24,20 +35,63 @@ from vigil.detection.base import Detector
 log = logging.getLogger(__name__)
 
 
-class DetectorPool:
-    """Thread-safe, batching front of a :class:`~vigil.detection.base.Detector`."""
+class Observer(Protocol):
+    """A histogram (``prometheus_client.Histogram``) or anything else that takes observations."""
 
-    def __init__(self, detector: Detector, max_batch: int = 8, max_wait_s: float = 0.005) -> None:
+    def observe(self, amount: float) -> None: ...
+
+
+class DetectorUnavailableError(RuntimeError):
+    """The shared detector did not answer in time, is stuck on an earlier batch, or is too far behind."""
+
+
+class DetectorPool:
+    """Thread-safe, batching front of a :class:`~vigil.detection.base.Detector`.
+
+    Parameters
+    ----------
+    detector : Detector
+    max_batch : int
+        Frames per ``detect_batch`` call at most.
+    max_wait_s : float
+        How long the worker waits for more frames to fill a batch.
+    deadline_s : float
+        How long :meth:`detect` waits for a frame's detections, and how long a
+        batch may run before the detector counts as stuck.
+    max_queue : int
+        Frames waiting at most; more are refused (the detector is too far behind
+        for their detections to be of use).
+    latency : Observer, optional
+        Gets the seconds from each frame's submission to its detections.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        max_batch: int = 8,
+        max_wait_s: float = 0.005,
+        deadline_s: float = 5.0,
+        max_queue: int = 64,
+        latency: Observer | None = None,
+    ) -> None:
         self.detector = detector
+        self.labels = detector.labels
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
-        self._queue: queue.Queue[tuple[np.ndarray, Future[Detections]] | None] = queue.Queue()
+        self.deadline_s = deadline_s
+        self._queue: queue.Queue[tuple[np.ndarray, Future[Detections]] | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="vigil-detector", daemon=True)
         self._started = False
         self._lock = threading.Lock()
+        self._batch_started: float | None = None  # monotonic start of the batch in progress
         self.batches = 0
         self.frames = 0
         self.busy_s = 0.0
+        self.refused = 0
+        self.timeouts = 0
+        self._latency = latency
+        self.failed_batches = 0
+        self._logged_failure_at: float | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -45,28 +99,84 @@ class DetectorPool:
                 self._started = True
                 self._thread.start()
 
+    @property
+    def stuck_for(self) -> float:
+        """Seconds the batch in progress has run beyond :attr:`deadline_s` (0 when the detector is keeping up)."""
+        started = self._batch_started
+        return 0.0 if started is None else max(0.0, time.monotonic() - started - self.deadline_s)
+
     def submit(self, image: np.ndarray) -> Future[Detections]:
-        """Queue one BGR frame; the future gets its detections (or the detector's error)."""
+        """Queue one BGR frame; the future gets its detections (or the detector's error).
+
+        Raises
+        ------
+        DetectorUnavailableError
+            At once, when a batch has been running past the deadline or the queue is full.
+        """
         self.start()
+        stuck = self.stuck_for
+        if stuck > 0:
+            self.refused += 1
+            raise DetectorUnavailableError(f"the detector has not answered for {self.deadline_s + stuck:.0f} s")
         future: Future[Detections] = Future()
-        self._queue.put((image, future))
+        try:
+            self._queue.put_nowait((image, future))
+        except queue.Full:
+            self.refused += 1
+            raise DetectorUnavailableError(f"{self._queue.maxsize} frames already wait for the detector") from None
         return future
 
     def detect(self, image: np.ndarray, timeout: float | None = None) -> Detections:
-        return self.submit(image).result(timeout)
+        """Detections of one frame, within ``timeout`` (default :attr:`deadline_s`).
 
-    def detect_batch(self, images: list[np.ndarray], timeout: float | None = None) -> list[Detections]:
-        """Queue several frames at once (one camera's whole frame and detail windows): they share a batch."""
+        Raises
+        ------
+        DetectorUnavailableError
+            When they do not come in time; the frame is withdrawn if it has not started.
+        """
+        t0 = time.perf_counter()
+        future = self.submit(image)
+        wait = self.deadline_s if timeout is None else timeout
+        try:
+            result = future.result(wait)
+        except FutureTimeout:
+            future.cancel()  # still queued: the worker skips it
+            self.timeouts += 1
+            raise DetectorUnavailableError(f"no detections within {wait:g} s") from None
+        if self._latency is not None:
+            self._latency.observe(time.perf_counter() - t0)
+        return result
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """Several frames at once (the :class:`~vigil.detection.base.Detector` interface), same deadline."""
         futures = [self.submit(image) for image in images]
-        return [f.result(timeout) for f in futures]
+        deadline = time.monotonic() + self.deadline_s
+        try:
+            return [f.result(max(0.0, deadline - time.monotonic())) for f in futures]
+        except FutureTimeout:
+            for f in futures:
+                f.cancel()
+            self.timeouts += 1
+            raise DetectorUnavailableError(f"no detections within {self.deadline_s:g} s") from None
 
     def input_size_for(self, width: int, height: int) -> tuple[int, int]:
         return self.detector.input_size_for(width, height)
 
     def stop(self) -> None:
         if self._started:
-            self._queue.put(None)
+            try:
+                self._queue.put(None, timeout=1.0)
+            except queue.Full:  # a stuck worker; it is a daemon thread
+                return
             self._thread.join(timeout=5)
+
+    def _log_failure(self, size: int) -> None:
+        """Inside the ``except``: a traceback for the first failed batch, then at most one a minute."""
+        self.failed_batches += 1
+        now = time.monotonic()
+        if self._logged_failure_at is None or now - self._logged_failure_at >= 60.0:
+            log.exception("detector failed on a batch of %d (%d failed batches so far)", size, self.failed_batches)
+            self._logged_failure_at = now
 
     def _run(self) -> None:
         while True:
@@ -84,15 +194,21 @@ class DetectorPool:
                     self._queue.put(None)
                     break
                 batch.append(item)
+            # Frames whose camera gave up waiting are not worth detecting.
+            batch = [(image, future) for image, future in batch if future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
             t0 = time.perf_counter()
+            self._batch_started = time.monotonic()
             try:
                 results = self.detector.detect_batch([image for image, _ in batch])
-            except Exception as exc:  # every waiting camera gets the error
-                log.exception("detector failed on a batch of %d", len(batch))
+            except Exception as exc:  # noqa: BLE001 - every waiting camera gets the error; logged (rate-limited)
+                self._log_failure(len(batch))
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
             finally:
+                self._batch_started = None
                 self.busy_s += time.perf_counter() - t0
             self.batches += 1
             self.frames += len(batch)

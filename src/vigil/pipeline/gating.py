@@ -85,6 +85,10 @@ class MotionGate:
             self.skipped += 1
         return moving
 
+    def forget(self) -> None:
+        """The detector failed on the last frame that moved: send the next frame to it whatever it shows."""
+        self._ref = None
+
     def _motion_boxes(self, thumb: np.ndarray, sx: float, sy: float) -> np.ndarray:
         """Bounding boxes of the moving blobs against the previous analysed frame, in frame pixels."""
         prev = self._prev

@@ -8,6 +8,7 @@ video). It is the only producer of :class:`~vigil.core.RedactedFrame`.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.core import Detections, Frame, RedactedFrame, boxes
+from vigil.core.frame import _REDACTION_STAGE
 from vigil.detection.base import Detector, build_detector
 from vigil.detection.coco import PERSON_CLASSES, VEHICLE_CLASSES
 from vigil.detection.tiling import tiled_detect
@@ -96,6 +98,10 @@ class Redactor:
         Detection and obscuring settings.
     face_detector, object_detector, plate_finder : optional
         Injected components (tests, shared detectors); built from ``config`` when omitted.
+    workers : int
+        Threads that run checked detections (:meth:`analyse_checked`) at the
+        same time: one per thread that redacts concurrently (evidence writers,
+        the API), so that they do not queue behind each other's deadline.
     """
 
     def __init__(
@@ -105,8 +111,10 @@ class Redactor:
         face_detector: FaceDetector | None = None,
         object_detector: Detector | None = None,
         plate_finder: PlateFinder | None = None,
+        workers: int = 1,
     ) -> None:
         self.config = config or RedactionConfig()
+        self.workers = workers
         cfg = self.config
         if face_detector is None and cfg.faces.enabled:
             from vigil.detection.centerface import CenterFace
@@ -122,6 +130,7 @@ class Redactor:
         self._objects = object_detector
         self._plates = plate_finder
         self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
         self._late: Future[Detections] | None = None
 
     # -- detection ---------------------------------------------------------------
@@ -278,9 +287,10 @@ class Redactor:
                 return self.analyse(image, objects, windows)
             if self._late is not None and not self._late.done():
                 raise RedactionError("redaction is behind: the previous frame is still being analysed")
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-redact")
-            future = self._executor.submit(self.analyse, image, objects, windows)
+            with self._executor_lock:  # one executor, even when threads start redacting together
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="vigil-redact")
+                future = self._executor.submit(self.analyse, image, objects, windows)
             try:
                 return future.result(timeout=timeout)
             except FutureTimeout:
@@ -311,14 +321,17 @@ class Redactor:
         except Exception:
             log.exception("obscuring regions failed for %s frame %d", frame.source_id, frame.index)
             return self.fail_closed(frame)
-        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, regions)
+        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, regions, stage=_REDACTION_STAGE)
 
     @staticmethod
     def fail_closed(frame: Frame) -> RedactedFrame:
         """The whole frame obscured: what is sent when redaction cannot be trusted."""
-        return RedactedFrame(obscure_frame(frame.image), frame.source_id, frame.index, frame.pts, fail_closed=True)
+        image = obscure_frame(frame.image)
+        return RedactedFrame(image, frame.source_id, frame.index, frame.pts, fail_closed=True, stage=_REDACTION_STAGE)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop the detection threads (a later checked call starts them again)."""
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None

@@ -52,10 +52,11 @@ class _Key:
 
 @dataclass(frozen=True)
 class _Held:
-    """A frame waiting for the next key, with its change signature."""
+    """A frame waiting for the next key, with its change signature and any detections made on it upstream."""
 
     frame: Frame
     signature: Signature
+    objects: Detections | None = None
 
 
 def _match(a: np.ndarray, b: np.ndarray, min_iou: float = 0.05) -> list[tuple[int, int]]:
@@ -155,7 +156,7 @@ class TemporalRedactor:
     def push(self, frame: Frame, objects: Detections | None = None) -> list[RedactedFrame]:
         """Add the next frame; ``objects`` are detections made for it upstream, if any."""
         if self._key is not None and len(self._pending) + 1 < self.detect_every:
-            self._pending.append(_Held(frame, self.change.signature(frame.image)))
+            self._pending.append(_Held(frame, self.change.signature(frame.image), objects))
             return []
         return self._close_window(self._analyse(frame, objects))
 
@@ -164,7 +165,7 @@ class TemporalRedactor:
         if not self._pending:
             return []
         last = self._pending.pop()
-        return self._close_window(self._analyse(last.frame, None, last.signature))
+        return self._close_window(self._analyse(last.frame, last.objects, last.signature))
 
     def _analyse(self, frame: Frame, objects: Detections | None, signature: Signature | None = None) -> _Key:
         signature = signature if signature is not None else self.change.signature(frame.image)
@@ -227,7 +228,7 @@ class TemporalRedactor:
         self.searched_frames += 1
         self.full_searches += int(windows is None)
         try:
-            own = self.redactor.detect_checked(held.frame.image, None, windows)
+            own = self.redactor.detect_checked(held.frame.image, held.objects, windows)
         except RedactionError:
             return None
         return Detections.merge([between, own])

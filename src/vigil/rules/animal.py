@@ -23,8 +23,6 @@ from vigil.detection.coco import ANIMAL_CLASSES
 from vigil.incidents.types import Signal
 from vigil.rules.base import FrameContext, prune, rename_keys
 
-ANIMAL_LABELS: tuple[str, ...] = tuple(sorted(ANIMAL_CLASSES))
-
 
 class Animal:
     """Signals animals that stay ``min_dwell_s`` on the carriageway."""
@@ -42,7 +40,7 @@ class Animal:
         zones = ctx.zones.of_kind(*self.cfg.zone_kinds)
         if not zones or not ctx.tracked or len(ctx.tracks) == 0:
             return []
-        animals = ctx.is_label(ANIMAL_LABELS)
+        animals = ctx.is_label(ANIMAL_CLASSES)
         if not animals.any():
             return []
         zone_of = np.full(len(ctx.tracks), -1)

@@ -20,15 +20,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from vigil.core.detections import Detections
+from vigil.detection.coco import COCO80, PERSON_CLASSES, TWO_WHEELER_CLASSES, VEHICLE_CLASSES
 from vigil.incidents.types import BBox, Signal
 from vigil.rules.history import TrackHistory
 from vigil.rules.zones import FrameZones, ZoneGeometry, ground_points
 
-VEHICLE_LABELS: tuple[str, ...] = ("car", "motorcycle", "bus", "truck")
-TWO_WHEELER_LABELS: tuple[str, ...] = ("bicycle", "motorcycle")
-ROAD_USER_LABELS: tuple[str, ...] = (*VEHICLE_LABELS, "person", "bicycle")
-# Used only when a tracker gives no ``label`` column: the COCO-80 ids of the classes rules use.
-_COCO_NAMES = {0: "person", 1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 # A person box covered this much by a bicycle/motorcycle box is its rider, not a pedestrian; so is one
 # whose lower half (legs, where the machine is) is covered this much.
 RIDER_COVER = 0.3
@@ -113,7 +109,7 @@ class FrameContext:
         default_factory=dict, repr=False
     )
     _raw_displacements: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
-    _label_masks: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict, repr=False)
+    _label_masks: dict[frozenset[str], np.ndarray] = field(default_factory=dict, repr=False)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -121,7 +117,8 @@ class FrameContext:
         labels = self.tracks.data.get("label")
         if labels is not None:
             return np.asarray(labels).astype(str)
-        return np.array([_COCO_NAMES.get(int(c), str(int(c))) for c in self.tracks.class_id], dtype=str)
+        ids = map(int, self.tracks.class_id)
+        return np.array([COCO80[c] if 0 <= c < len(COCO80) else str(c) for c in ids], dtype=str)
 
     @cached_property
     def ids(self) -> np.ndarray:
@@ -173,8 +170,8 @@ class FrameContext:
         )
         return list(codes), inverse
 
-    def is_label(self, labels: tuple[str, ...]) -> np.ndarray:
-        """(N,) whether each track's label is one of ``labels`` (cached per tuple)."""
+    def is_label(self, labels: frozenset[str]) -> np.ndarray:
+        """(N,) whether each track's label is one of ``labels`` (a group of :mod:`vigil.detection.coco`, cached)."""
         mask = self._label_masks.get(labels)
         if mask is None:
             uniq, inverse = self._label_codes
@@ -185,7 +182,7 @@ class FrameContext:
 
     @property
     def vehicle(self) -> np.ndarray:
-        return self.is_label(VEHICLE_LABELS)
+        return self.is_label(VEHICLE_CLASSES)
 
     @cached_property
     def rider(self) -> np.ndarray:
@@ -195,12 +192,12 @@ class FrameContext:
         (the legs) is; or it moves faster than anyone on foot (:data:`RIDER_SPEED`);
         or it was a rider in an earlier frame of its track.
         """
-        person = self.is_label(("person",))
+        person = self.is_label(PERSON_CLASSES)
         out = np.zeros(len(self.tracks), dtype=bool)
         people = np.flatnonzero(person)
         if len(people) == 0:
             return out
-        two = np.flatnonzero(self.is_label(TWO_WHEELER_LABELS))
+        two = np.flatnonzero(self.is_label(TWO_WHEELER_CLASSES))
         if len(two):
             mine = self.tracks.xyxy[people]
             legs = mine.copy()
@@ -268,7 +265,7 @@ class FrameContext:
     @property
     def pedestrian(self) -> np.ndarray:
         """(N,) persons on foot (riders excluded)."""
-        return self.is_label(("person",)) & ~self.rider
+        return self.is_label(PERSON_CLASSES) & ~self.rider
 
     @cached_property
     def _membership(self) -> np.ndarray:

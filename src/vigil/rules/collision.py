@@ -61,8 +61,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vigil.config.rules import CollisionRule
+from vigil.detection.coco import PERSON_CLASSES, ROAD_USER_CLASSES, TWO_WHEELER_CLASSES
 from vigil.incidents.types import Signal
-from vigil.rules.base import FLAT_ASPECT, ROAD_USER_LABELS, TALL_ASPECT, TWO_WHEELER_LABELS, FrameContext, union_box
+from vigil.rules.base import FLAT_ASPECT, TALL_ASPECT, FrameContext, union_box
 
 MIN_AGE_S = 0.3
 BEFORE_S = 1.0
@@ -167,7 +168,7 @@ class Collision:
     def _contacts(self, ctx: FrameContext) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (i, j) in contact in this frame: (P, 2) rows and their (P, 2) ids, ids sorted per pair."""
         veh = np.flatnonzero(ctx.vehicle)
-        users = np.flatnonzero(ctx.is_label(ROAD_USER_LABELS) & ~ctx.rider)
+        users = np.flatnonzero(ctx.is_label(ROAD_USER_CLASSES) & ~ctx.rider)
         if len(veh) == 0 or len(users) < 2:
             return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64)
         a = ctx.tracks.xyxy[veh]
@@ -217,8 +218,8 @@ class Collision:
         rows = np.array([touching[p] for p in new], dtype=np.int64)
         disp, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
         v0 = ctx.speed(BEFORE_S)[rows]  # same window, so the same cached displacement
-        person = ctx.is_label(("person",))[rows]
-        two = ctx.is_label(TWO_WHEELER_LABELS)[rows]
+        person = ctx.is_label(PERSON_CLASSES)[rows]
+        two = ctx.is_label(TWO_WHEELER_CLASSES)[rows]
         aspect = ctx.aspect[rows]
         upright = person & (aspect >= TALL_ASPECT)
         v0 = np.where(v0 <= MAX_SPEED, v0, np.nan)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from vigil.config.rules import CrowdRule
+from vigil.detection.coco import PERSON_CLASSES
 from vigil.incidents.types import Signal
 from vigil.rules.base import FrameContext, union_box
 
@@ -38,7 +39,7 @@ class Crowd:
         zones = ctx.zones.of_kind("crowd-area")
         if not zones or len(ctx.tracks) == 0:
             return []
-        people = ctx.is_label(("person",))
+        people = ctx.is_label(PERSON_CLASSES)
         if not people.any():
             return []
         out: list[Signal] = []

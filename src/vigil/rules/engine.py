@@ -19,6 +19,7 @@ import numpy as np
 from vigil.config.models import CARRIAGEWAY_KINDS, CameraConfig
 from vigil.config.rules import RulesConfig
 from vigil.core.detections import Detections
+from vigil.detection.coco import PERSON_CLASSES
 from vigil.incidents.types import Signal
 from vigil.rules.animal import Animal
 from vigil.rules.base import TALL_ASPECT, FrameContext, Rule, rename_keys
@@ -133,7 +134,7 @@ class CameraRules:
         ids = ctx.ids
         for i in np.flatnonzero(ctx.rider).tolist():
             self.riders[int(ids[i])] = ctx.pts
-        standing = ctx.is_label(("person",)) & (ctx.aspect >= TALL_ASPECT)
+        standing = ctx.is_label(PERSON_CLASSES) & (ctx.aspect >= TALL_ASPECT)
         for i in np.flatnonzero(standing).tolist():
             self.upright[int(ids[i])] = ctx.pts
         for i in np.flatnonzero(ctx.has_moved).tolist():

@@ -52,6 +52,7 @@ def create_session(
     device: Device | str = "cpu",
     threads: int | None = None,
     providers: Sequence[str] | None = None,
+    memory_arena: bool = True,
 ) -> ort.InferenceSession:
     """Create an inference session and verify the provider it runs on.
 
@@ -65,6 +66,11 @@ def create_session(
         Intra-op threads; ``None`` uses ``VIGIL_ORT_THREADS`` or all cores.
     providers
         Explicit provider list, highest priority first.
+    memory_arena
+        Keep onnxruntime's CPU memory arena (fast for a model that always gets
+        one input size). Models fed many sizes (faces searched in crops of any
+        size) should pass False: the arena keeps a block for every size seen and
+        grows by hundreds of MB (measured: CenterFace, +300 MB after 40 crop sizes).
 
     Raises
     ------
@@ -93,6 +99,7 @@ def create_session(
     n_threads = threads if threads is not None else int(env_threads) if env_threads else 0
     options.intra_op_num_threads = n_threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = memory_arena
     # Several sessions share the cores (faces, objects); idle pool threads must
     # sleep, not spin, or they steal the CPU from the session that is running.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -1,6 +1,6 @@
 """Where frames come from: files, and supervised camera streams (RTSP, HTTP MJPEG, files, image folders)."""
 
-from vigil.sources.base import FrameSource, redact_url
+from vigil.sources.base import FrameSource, Selection, redact_url
 from vigil.sources.files import (
     IMAGE_EXTENSIONS,
     SourceError,
@@ -22,6 +22,7 @@ __all__ = [
     "CameraSupervisor",
     "FrameSource",
     "MonotonicPts",
+    "Selection",
     "SourceError",
     "VideoInfo",
     "is_image_path",

@@ -15,6 +15,7 @@ import av
 
 from vigil.core import Frame
 from vigil.sources.base import Clock, Pacer, Select, camera_error, redact_url
+from vigil.sources.encoded import Encoded, EncodedSink, VideoCodec
 
 if TYPE_CHECKING:
     from vigil.config.models import SourceConfig
@@ -100,6 +101,8 @@ class AvSource:
         self._clock = clock
         self._closing = threading.Event()
         self._interval = 1.0 / 25  # frame duration, from the stream once it is open
+        #: Gets every packet read (for the evidence ring), stamped on the frames' timeline; set before ``frames``.
+        self.on_encoded: EncodedSink | None = None
 
     def close(self) -> None:
         """Ask :meth:`frames` to stop at its next packet; the container is closed by the reader."""
@@ -177,13 +180,23 @@ class AvSource:
         self._interval = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
         last: float | None = None
         first_raw: float | None = None
+        first_packet: float | None = None  # stands in for first_raw until the first frame is decoded
         count = bad = 0
         waiting_since = self._clock()
         url = redact_url(self.url)
+        sink = self.on_encoded
+        codec = VideoCodec(stream.codec_context.name, stream.codec_context.extradata) if sink else None
         try:
             for packet in container.demux(stream):
                 if self._closing.is_set():
                     break
+                if sink is not None and packet.size:
+                    raw = float(packet.pts * packet.time_base) if packet.pts is not None else None
+                    if raw is not None and first_packet is None:
+                        first_packet = raw if offset is not None else 0.0
+                    base = first_raw if first_raw is not None else first_packet
+                    at = raw - base + (offset or 0.0) if raw is not None and base is not None else None
+                    sink(Encoded(packet, at, raw, bool(packet.is_keyframe), packet.size, codec))  # type: ignore[arg-type]
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError as exc:

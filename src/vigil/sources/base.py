@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from enum import IntEnum
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,7 +17,24 @@ from vigil.core import Frame
 from vigil.sources.files import SourceError
 
 Clock = Callable[[], float]
-Select = Callable[[float], bool]
+
+
+class Selection(IntEnum):
+    """What a consumer's ``select(pts)`` wants done with a decoded frame.
+
+    A plain ``bool`` works too (``True`` is :attr:`ANALYSE`, ``False`` is
+    :attr:`SKIP`). The difference between the two kinds of kept frames matters
+    under overload: a frame that is only kept (for the evidence ring) gives way
+    to any newer frame, a frame that is analysed only to a newer analysed one,
+    so ring-only frames never crowd out analysis.
+    """
+
+    SKIP = 0  # not needed: never converted to an array nor delivered
+    ANALYSE = 1  # analysed by the consumer (and kept)
+    KEEP = 2  # only kept by the consumer (evidence ring), not analysed
+
+
+Select = Callable[[float], "bool | Selection"]
 
 
 @runtime_checkable

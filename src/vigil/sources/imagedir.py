@@ -10,6 +10,7 @@ from pathlib import Path
 
 from vigil.core import Frame
 from vigil.sources.base import Clock, Pacer, Select, camera_error
+from vigil.sources.encoded import EncodedSink, image_unit
 from vigil.sources.files import SourceError, is_image_path, read_image
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class ImageDirSource:
         self._fps = fps
         self._clock = clock
         self._closing = threading.Event()
+        #: Gets every image's file bytes (for the evidence ring); set before ``frames``.
+        self.on_encoded: EncodedSink | None = None
 
     def close(self) -> None:
         """Ask :meth:`frames` to stop before the next image."""
@@ -87,6 +90,11 @@ class ImageDirSource:
                 if self._closing.is_set():
                     return
                 pts = index / self._fps
+                if self.on_encoded is not None:
+                    try:
+                        self.on_encoded(image_unit(file.read_bytes(), pts))
+                    except OSError as exc:
+                        log.debug("camera %s: %s not kept for evidence (%s)", self.camera_id, file, exc)
                 if select is not None and not select(pts):
                     index += 1
                     good += 1  # not read, so not known to be bad

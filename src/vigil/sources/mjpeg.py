@@ -27,6 +27,7 @@ import numpy as np
 from vigil.core import Frame
 from vigil.sources.avsource import AvSource
 from vigil.sources.base import Clock, Select, camera_error, redact_url
+from vigil.sources.encoded import EncodedSink, image_unit
 from vigil.sources.files import SourceError
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class HttpSource:
         self._conn: http.client.HTTPConnection | None = None
         self._sock: socket.socket | None = None
         self._delegate: AvSource | None = None
+        #: Gets every JPEG part (for the evidence ring); passed on to PyAV for other content types.
+        self.on_encoded: EncodedSink | None = None
 
     def close(self) -> None:
         """Stop reading; shutting the socket down wakes a reader blocked in ``recv``."""
@@ -145,6 +148,7 @@ class HttpSource:
         self._delegate = AvSource(
             self.camera_id, self.url, live=True, options=self._options, stall_timeout_s=self._stall_timeout_s
         )
+        self._delegate.on_encoded = self.on_encoded
         yield from self._delegate.frames(select)
 
     def _mjpeg(self, resp: http.client.HTTPResponse, boundary: bytes, select: Select | None) -> Iterator[Frame]:
@@ -167,6 +171,8 @@ class HttpSource:
                 pts = stamp - first_stamp
                 if last is not None and pts <= last:
                     pts = last + 1e-3
+                if self.on_encoded is not None:
+                    self.on_encoded(image_unit(body, pts))
                 if select is not None and not select(pts):
                     last, last_good = pts, now
                     index += 1

@@ -1,14 +1,18 @@
 """One supervised reader per camera: reconnects, stall watchdog, monotonic timestamps, status.
 
-Each :class:`CameraSupervisor` owns two threads. The *reader* opens the source,
-decodes every frame (a decoder that falls behind a live stream only falls
-further behind) and reconnects with exponential backoff when the source fails.
-The *dispatcher* hands frames to the consumer; when the consumer is slower than
-the camera, only the latest frame waits and the others are counted as dropped,
-so analytics always see the present. The dispatcher is also the watchdog: it
-reports a camera offline as soon as no frame has come for ``stall_timeout_s``,
-even while the reader is still blocked inside FFmpeg. Nothing one camera does
-(an exception, a hang) reaches another camera's threads.
+Each :class:`CameraSupervisor` owns three threads. The *reader* opens the
+source, decodes every frame (a decoder that falls behind a live stream only
+falls further behind) and reconnects with exponential backoff when the source
+fails. The *dispatcher* hands frames to the consumer; when the consumer is
+slower than the camera, only the newest frames wait and the others are counted
+as dropped, so analytics always see the present, and a frame that is only kept
+for evidence never replaces one that is to be analysed. The *watchdog* reports a
+camera ``offline`` as soon as no frame has come for ``stall_timeout_s`` (even
+while the reader is still blocked inside FFmpeg), and ``stalled`` when the
+consumer has not finished an analysed frame for as long (a hung detector): it
+is a thread of its own so that neither a blocked reader nor a blocked consumer
+can silence it. Nothing one camera does (an exception, a hang) reaches another
+camera's threads.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from vigil.core import Frame
-from vigil.sources.base import Clock, FrameSource
+from vigil.sources.base import Clock, FrameSource, Selection
+from vigil.sources.encoded import Encoded, EncodedSink
 from vigil.sources.files import SourceError
+from vigil.sources.health import CameraStatus, FailureLog, State
 from vigil.sources.streams import open_source
 from vigil.sources.timing import Backoff, MonotonicPts
 
@@ -32,49 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-State = Literal["connecting", "online", "offline", "finished", "stopped"]
 Opener = Callable[[str, "SourceConfig"], FrameSource]
-
-
-@dataclass(frozen=True)
-class CameraStatus:
-    """A camera's health, as published to listeners (MQTT ``vigil/cameras/<id>/status``, the API).
-
-    Attributes
-    ----------
-    camera_id : str
-        The camera.
-    state : str
-        ``connecting`` (opening a connection), ``online`` (frames are flowing),
-        ``offline`` (failed or stalled; a reconnect is scheduled), ``finished``
-        (a file without loop reached its end) or ``stopped``.
-    reconnects : int
-        Connection attempts made after the first one.
-    last_error : str or None
-        The latest failure, naming the camera; kept after recovery for context.
-    frames : int
-        Frames decoded since start (delivered, dropped, waiting, or refused by ``select``).
-    frames_dropped : int
-        Frames replaced by a newer one before the consumer took them.
-    since : float
-        Wall-clock time (``time.time()``) of the last state change.
-    """
-
-    camera_id: str
-    state: State
-    reconnects: int
-    last_error: str | None
-    frames: int
-    frames_dropped: int
-    since: float
-
-    @property
-    def online(self) -> bool:
-        return self.state == "online"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, with ``online`` included."""
-        return {**asdict(self), "online": self.online}
 
 
 class CameraSupervisor:
@@ -89,7 +53,10 @@ class CameraSupervisor:
     on_frame : callable
         Called with each delivered :class:`Frame`, on this camera's dispatcher
         thread. Frames carry a per-camera index (decode order, gaps where frames
-        were dropped) and monotonic ``pts`` in seconds. Exceptions are logged.
+        were dropped) and monotonic ``pts`` in seconds. Exceptions are counted
+        and logged (the first of a run with its traceback, then at most one a
+        minute); on analysed frames they also count as the consumer not
+        finishing, which turns the camera ``stalled`` after ``stall_timeout_s``.
     on_status : callable, optional
         Called with a :class:`CameraStatus` whenever the state or error changes.
         Must be quick and thread-safe; exceptions are logged.
@@ -104,11 +71,19 @@ class CameraSupervisor:
     healthy_after_s : float
         A connection that delivers frames this long resets the backoff.
     backoff : Backoff, optional
-        Reconnect delays; ``Backoff(cfg.max_backoff_s)`` by default.
+        Reconnect delays; from 0.5 s up to ``cfg.max_backoff_s``, less up to a quarter, by default.
     select : callable, optional
-        ``select(pts) -> bool`` on the monotonic timestamp of every decoded
-        frame (e.g. the analytic-rate gate); refused frames are decoded but
-        never converted to arrays nor delivered, and are not counted as dropped.
+        ``select(pts) -> bool | Selection`` on the monotonic timestamp of every
+        decoded frame (e.g. the analytic-rate gate); refused frames are decoded
+        but never converted to arrays nor delivered, and are not counted as
+        dropped. :attr:`Selection.KEEP` marks a frame the consumer only keeps
+        (not analysed): it yields to any newer frame when the consumer is busy.
+    log_every_s : float
+        Least time between two logged tracebacks of a consumer that keeps failing.
+    on_encoded : callable, optional
+        Gets the compressed units (packets, JPEG images) of sources that hand
+        them over, on the reader thread, with ``pts`` on the same monotonic
+        timeline as the frames (for the evidence ring; must be quick).
     """
 
     def __init__(
@@ -123,7 +98,9 @@ class CameraSupervisor:
         block_when_busy: bool | None = None,
         healthy_after_s: float = 10.0,
         backoff: Backoff | None = None,
-        select: Callable[[float], bool] | None = None,
+        select: Callable[[float], bool | Selection] | None = None,
+        log_every_s: float = 60.0,
+        on_encoded: EncodedSink | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.cfg = cfg
@@ -133,23 +110,35 @@ class CameraSupervisor:
         self._opener: Opener = opener or open_source
         self._block_when_busy = block_when_busy
         self._healthy_after_s = healthy_after_s
-        self._backoff = backoff or Backoff(cfg.max_backoff_s)
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=cfg.max_backoff_s, jitter=0.25)
         self._select = select
-        self._gated: float | None = None
+        self._gated: tuple[float, Selection] | None = None
         self._online_since: float | None = None
         self._cond = threading.Condition()
         self._publish_lock = threading.Lock()
         self._stop = threading.Event()
-        self._pending: deque[Frame] = deque()
+        # At most two frames wait: an analysed one, and a newer one (see _offer).
+        self._pending: deque[tuple[Frame, Selection]] = deque()
         self._pts = MonotonicPts()
         self._source: FrameSource | None = None
         self._threads: list[threading.Thread] = []
-        self._reader_done = self._finished = False
-        self._state: State = "connecting"
-        self._reconnects = self._frames = self._dropped = self._consumer_errors = 0
+        self._reader_done = self._dispatch_done = self._finished = False
+        self._state: State = "connecting"  # of the source; "stalled" is derived (see _public_state)
+        self._reconnects = self._frames = self._dropped = self._analysis_dropped = 0
         self._last_error: str | None = None
         self._since = time.time()
         self._last_progress = clock()
+        # Consumer health: when the frame in hand was given, and since when analysed frames fail.
+        self._busy_since: float | None = None
+        self._failing_since: float | None = None
+        self._stalled = False
+        self._failures = FailureLog(camera_id, log_every_s, clock)
+        self._last_decoded: tuple[float, float] | None = None  # (pts, clock) of the newest decoded frame
+        self._on_encoded = on_encoded
+        # Units are moved to the monotonic timeline by the offset of the connection's frames; until its first
+        # frame is decoded that offset is unknown, so they wait here.
+        self._pts_delta: float | None = None
+        self._early_units: list[Encoded] = []
 
     # -- public -------------------------------------------------------------
 
@@ -162,13 +151,26 @@ class CameraSupervisor:
     def frames_dropped(self) -> int:
         return self._dropped
 
+    def clock_of(self, pts: float) -> float:
+        """The ``clock`` time at which the frame at ``pts`` was decoded, for end-to-end latencies.
+
+        Exact for the newest frame; older ones are placed by stream time before
+        it, which holds for live streams and real-time files.
+        """
+        last = self._last_decoded
+        if last is None:
+            return self._clock()
+        newest_pts, at = last
+        return at - max(0.0, newest_pts - pts)
+
     def start(self) -> None:
-        """Start the reader and dispatcher threads (daemons: they never hold up interpreter exit)."""
+        """Start the reader, dispatcher and watchdog threads (daemons: they never hold up interpreter exit)."""
         if self._threads:
             raise RuntimeError(f"camera {self.camera_id}: supervisor already started")
         self._last_progress = self._clock()
         self._publish()
-        for name, target in (("read", self._read_loop), ("dispatch", self._dispatch_loop)):
+        loops = (("read", self._read_loop), ("dispatch", self._dispatch_loop), ("watch", self._watch_loop))
+        for name, target in loops:
             t = threading.Thread(target=target, name=f"vigil-{name}-{self.camera_id}", daemon=True)
             self._threads.append(t)
             t.start()
@@ -202,10 +204,36 @@ class CameraSupervisor:
 
     # -- status ---------------------------------------------------------------
 
+    def _public_state(self) -> State:
+        return "stalled" if self._stalled and self._state == "online" else self._state
+
     def _snapshot(self) -> CameraStatus:
         return CameraStatus(
-            self.camera_id, self._state, self._reconnects, self._last_error, self._frames, self._dropped, self._since
+            self.camera_id,
+            self._public_state(),
+            self._reconnects,
+            self._last_error,
+            self._frames,
+            self._dropped,
+            self._since,
+            self._analysis_dropped,
+            self._failures.total,
         )
+
+    def _set_stalled(self, stalled: bool, reason: str | None = None) -> None:
+        """Analysis hung or failing (``True``), or working again; published when it changes the state."""
+        with self._cond:
+            if stalled == self._stalled or (self._stop.is_set() and stalled):
+                return
+            before = self._public_state()
+            self._stalled = stalled
+            if self._public_state() != before:
+                self._since = time.time()
+        if stalled:
+            log.warning("camera %s: analysis stalled: %s", self.camera_id, reason)
+        else:
+            log.info("camera %s: analysis running again", self.camera_id)
+        self._publish()
 
     def _set_state(self, state: State, error: str | None = None) -> None:
         with self._cond:
@@ -278,15 +306,18 @@ class CameraSupervisor:
         self._pts.new_connection()
         self._online_since = None
         self._gated = None
+        self._pts_delta, self._early_units = None, []
+        if self._on_encoded is not None and hasattr(source, "on_encoded"):
+            source.on_encoded = self._encoded  # type: ignore[attr-defined]
         frames = source.frames(select=self._gate)
         try:
             if self._stop.is_set():
                 return False
             for frame in frames:
                 # A source that ignores ``select`` still gets its bookkeeping here.
-                pts = self._gated if self._gated is not None else self._decoded(frame.pts)
-                self._gated = None
-                self._offer(replace(frame, source_id=self.camera_id, index=self._frames - 1, pts=pts), block)
+                gated, self._gated = self._gated, None
+                pts, selection = gated if gated is not None else (self._decoded(frame.pts), Selection.ANALYSE)
+                self._offer(replace(frame, source_id=self.camera_id, index=self._frames - 1, pts=pts), selection, block)
                 if self._stop.is_set():
                     return False
         finally:
@@ -302,9 +333,10 @@ class CameraSupervisor:
     def _gate(self, raw_pts: float) -> bool:
         """The ``select`` given to sources: every decoded frame passes here, selected or not."""
         pts = self._decoded(raw_pts)
-        keep = self._select is None or self._select(pts)
-        self._gated = pts if keep else None
-        return keep
+        choice = Selection.ANALYSE if self._select is None else self._select(pts)
+        selection = Selection.ANALYSE if choice is True else Selection(int(choice))
+        self._gated = (pts, selection) if selection else None
+        return bool(selection)
 
     def _decoded(self, raw_pts: float) -> float:
         """Per decoded frame: liveness, health, count; returns the monotonic pts."""
@@ -318,51 +350,125 @@ class CameraSupervisor:
         with self._cond:
             self._frames += 1
             self._last_progress = now
-            return self._pts(raw_pts, now)
+            pts = self._pts(raw_pts, now)
+            self._last_decoded = (pts, now)
+        if self._on_encoded is not None:
+            first = self._pts_delta is None
+            self._pts_delta = pts - raw_pts
+            if first and self._early_units:
+                early, self._early_units = self._early_units, []
+                for unit in early:
+                    self._encoded(unit)
+        return pts
 
-    def _offer(self, frame: Frame, block: bool) -> None:
+    def _encoded(self, unit: Encoded) -> None:
+        """A source's unit, on the reader thread: stamped on the monotonic timeline and handed on."""
+        if self._pts_delta is None:
+            if len(self._early_units) < 2000:  # a connection that never decodes a frame must not grow this
+                self._early_units.append(unit)
+            return
+        pts = None if unit.pts is None else unit.pts + self._pts_delta
+        try:
+            self._on_encoded(unit.at(pts))  # type: ignore[misc]
+        except Exception:
+            log.exception("camera %s: the evidence ring refused a unit", self.camera_id)
+
+    def _offer(self, frame: Frame, selection: Selection, block: bool) -> None:
+        """Hand a frame to the dispatcher: wait for it (``block``), or replace what is waiting.
+
+        Replacing: a waiting frame that is only kept gives way to any newer
+        frame; a waiting analysed frame only to a newer analysed one. So at most
+        two frames wait (an analysed one and a newer kept one), in pts order,
+        and overload thins the evidence ring before it costs any analysis.
+        """
         with self._cond:
             if block:
                 while self._pending and not self._stop.is_set():
                     self._cond.wait(0.25)
                     self._last_progress = self._clock()  # waiting on the consumer is not a stall
             elif self._pending:
-                self._pending.popleft()
-                self._dropped += 1
-            self._pending.append(frame)
+                keep = selection is Selection.KEEP
+                kept = [p for p in self._pending if keep and p[1] is Selection.ANALYSE]
+                lost = [p for p in self._pending if not (keep and p[1] is Selection.ANALYSE)]
+                self._dropped += len(lost)
+                self._analysis_dropped += sum(1 for p in lost if p[1] is Selection.ANALYSE)
+                self._pending = deque(kept)
+            self._pending.append((frame, selection))
             self._cond.notify_all()
 
-    # -- dispatcher / watchdog ------------------------------------------------
+    # -- dispatcher -----------------------------------------------------------------
 
     def _dispatch_loop(self) -> None:
-        tick = min(0.25, self.cfg.stall_timeout_s / 4)
-        while True:
-            with self._cond:
-                while not self._pending and not self._stop.is_set() and not self._reader_done:
-                    self._cond.wait(tick)
-                    stalled = self._state == "online" and self._clock() - self._last_progress > self.cfg.stall_timeout_s
-                    if stalled:
+        try:
+            while True:
+                with self._cond:
+                    while not self._pending and not self._stop.is_set() and not self._reader_done:
+                        self._cond.wait()
+                    if self._stop.is_set() or (self._reader_done and not self._pending):
                         break
-                else:
-                    stalled = False
-                if self._stop.is_set() or (self._reader_done and not self._pending):
-                    break
-                frame = self._pending.popleft() if not stalled else None
-                source = self._source
+                    frame, selection = self._pending.popleft()
+                    self._busy_since = self._clock()
+                    self._cond.notify_all()
+                self._consume(frame, selection)
+        finally:
+            with self._cond:
+                self._dispatch_done = True
                 self._cond.notify_all()
-            if frame is None:
-                self._set_state("offline", f"camera {self.camera_id}: no frame for {self.cfg.stall_timeout_s:g} s")
-                if source is not None and source.live:
-                    source.close()  # ask the reader to give up this connection and reconnect
-                continue
-            try:
-                self._on_frame(frame)
-            except Exception:  # a failing consumer must not stop the camera
-                self._consumer_errors += 1
-                if self._consumer_errors == 1 or self._consumer_errors % 100 == 0:  # no log flood at 25 fps
-                    log.exception("camera %s: frame consumer failed (%d times)", self.camera_id, self._consumer_errors)
         if self._finished and not self._stop.is_set():
             self._set_state("finished")
+
+    def _consume(self, frame: Frame, selection: Selection) -> None:
+        """Give one frame to the consumer and keep its health: ``stalled`` is judged on analysed frames only."""
+        try:
+            self._on_frame(frame)
+        except Exception:  # noqa: BLE001 - a failing consumer must not stop the camera; FailureLog logs it
+            self._failures.failed(frame)
+            ok = False
+        else:
+            ok = True
+        with self._cond:
+            self._busy_since = None
+            if selection is Selection.ANALYSE:
+                if ok:
+                    self._failing_since = None
+                elif self._failing_since is None:
+                    self._failing_since = self._clock()
+        if ok:
+            self._failures.succeeded()
+            if selection is Selection.ANALYSE and self._stalled:
+                self._set_stalled(False)
+
+    # -- watchdog -------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        """Is the source silent (offline), or the consumer hung or failing (stalled)?
+
+        It wakes at least every quarter second, and exactly when the silence
+        reaches ``stall_timeout_s``, so it reports before FFmpeg's own read
+        timeout (of the same length) ends the connection with a vaguer error.
+        """
+        timeout = self.cfg.stall_timeout_s
+        tick = min(0.25, timeout / 4)
+        wait = tick
+        while not self._stop.wait(wait):
+            with self._cond:
+                if self._dispatch_done:
+                    return
+                now = self._clock()
+                online = self._state == "online"
+                silent = online and now - self._last_progress > timeout
+                wait = min(tick, self._last_progress + timeout - now + 1e-3) if online and not silent else tick
+                wait = max(wait, 1e-3)
+                source = self._source
+                busy, failing = self._busy_since, self._failing_since
+            if silent:
+                self._set_state("offline", f"camera {self.camera_id}: no frame for {timeout:g} s")
+                if source is not None and source.live:
+                    source.close()  # ask the reader to give up this connection and reconnect
+            if busy is not None and now - busy > timeout:
+                self._set_stalled(True, f"a frame has been in analysis for {now - busy:.0f} s")
+            elif failing is not None and now - failing > timeout:
+                self._set_stalled(True, f"every analysed frame failed for {now - failing:.0f} s")
 
 
 def start_cameras(

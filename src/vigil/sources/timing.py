@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from vigil.core.backoff import Backoff
 
-
-class Backoff:
-    """Reconnect delays: ``initial_s * factor**n``, capped at ``max_s``, minus up to ``jitter`` of it.
-
-    Jitter spreads the reconnects of many cameras that lost the same switch or
-    NVR, so they do not all hammer it at the same instant. It only shortens a
-    delay, so ``max_s`` is a true upper bound.
-    """
-
-    def __init__(
-        self,
-        max_s: float,
-        initial_s: float = 0.5,
-        factor: float = 2.0,
-        jitter: float = 0.25,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        if max_s <= 0 or initial_s <= 0 or factor < 1 or not 0 <= jitter < 1:
-            raise ValueError("need max_s > 0, initial_s > 0, factor >= 1 and 0 <= jitter < 1")
-        self.max_s, self.initial_s, self.factor, self.jitter = max_s, initial_s, factor, jitter
-        self._rng = rng
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        base = min(self.max_s, self.initial_s * self.factor ** min(self.attempts, 64))
-        self.attempts += 1
-        return base * (1.0 - self.jitter * self._rng())
-
-    def reset(self) -> None:
-        self.attempts = 0
+__all__ = ["Backoff", "MonotonicPts"]
 
 
 class MonotonicPts:

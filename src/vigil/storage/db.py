@@ -14,6 +14,7 @@ classic cause of "database is locked" under concurrency.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -141,7 +142,7 @@ class Incident(Base):
 
 
 class IncidentEventRow(Base):
-    """One :class:`~vigil.incidents.types.IncidentEvent`, as delivered (``payload``)."""
+    """One :class:`~vigil.core.events.IncidentEvent`, as delivered (``payload``)."""
 
     __tablename__ = "incident_events"
     __table_args__ = (UniqueConstraint("incident_id", "sequence", name="uq_incident_events_incident_sequence"),)
@@ -319,7 +320,12 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """
     url = make_url(database_url)
     if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")  # the driver Vigil ships (psycopg 3), not psycopg2
+        url = url.set(drivername="postgresql+psycopg")  # the driver Vigil supports (psycopg 3), not psycopg2
+    if url.drivername == "postgresql+psycopg" and importlib.util.find_spec("psycopg") is None:
+        raise ValueError(
+            "storage.database_url: PostgreSQL needs the psycopg driver, "
+            "an optional extra: pip install 'vigil[postgres]'"
+        )
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             # Each pooled connection would get its own empty database.

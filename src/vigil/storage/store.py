@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vigil.incidents.types import IncidentEvent
+from vigil.core.events import IncidentEvent
 from vigil.storage.db import READ_ONLY, Camera, Evidence, Incident, IncidentEventRow, OutboxRow, make_engine
 from vigil.storage.outbox import OutboxMixin, _now
 from vigil.storage.records import CameraRecord, EvidenceKind, IncidentRecord
