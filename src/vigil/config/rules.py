@@ -127,7 +127,11 @@ class CollisionRule(_Rule):
         0.3, gt=0, lt=1, title="Abrupt stop", description="Speed after contact below this share of the speed before."
     )
     window_s: float = Field(
-        2.0, gt=0, title="Window (s)", description="Time after contact in which the stop must happen."
+        1.2,
+        gt=0,
+        title="Window (s)",
+        description="Time after the contact in which its consequence (stop, deflection, fall) must show. A crash "
+        "stops or throws a vehicle at once; a car that slows to a halt behind another over two seconds is queueing.",
     )
     severity: int = Field(5, ge=1, le=5, title="Severity", description="1 (info) to 5 (critical).")
     confirm_frames: int = Field(1, ge=1, title="Confirmation frames", description="Frames the condition must hold.")

@@ -12,7 +12,9 @@ Logic
    first frame and never "collide". At the start each member's speed and
    heading over the previous ``BEFORE_S``, its box shape and whether a person
    stood upright are recorded.
-2. **Consequence**, within ``window_s`` (default 2 s) of the contact start.
+2. **Consequence**, within ``window_s`` (default 1.2 s) of the contact start:
+   a crash stops, spins or throws a party at once, while a car that slows to a
+   halt behind another over two seconds is queueing.
    Any one of these cues makes the contact a collision:
 
    * ``abrupt_stop``: a vehicle or bicycle that moved at >= ``min_speed``
@@ -267,7 +269,7 @@ class Collision:
         # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged.
         inside = present & same & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
-        soon = (ctx.pts - p[:, _START] <= DEFLECT_WITHIN_S)[:, None]
+        soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
         deflected = inside & soon & moving_before & (v1 >= DEFLECT_MIN_SHARE * v0) & self._turned(ctx, p, safe)
         gone = ~present & (ctx.pts - p[:, _LAST] >= VANISH_S) & ((p[:, _TWO] > 0) | (p[:, _PERSON] > 0))
         slowed = present & moving_before & (v1 < VANISH_SLOW * v0)
