@@ -30,6 +30,8 @@ class Run:
     ----------
     frames : list of (pts, tracks)
         The tracker's output for every analysed frame, as the rules received it.
+    detections : list of Detections
+        The detections handed to the rules with each of those frames.
     events : list of (pts, event)
         Every incident event with the pts of the analysed frame that emitted it.
     """
@@ -37,6 +39,7 @@ class Run:
     report: AnalyzeReport
     config: VigilConfig
     frames: list[tuple[float, Detections]] = field(default_factory=list)
+    detections: list[Detections | None] = field(default_factory=list)
     events: list[tuple[float, IncidentEvent]] = field(default_factory=list)
 
     @property
@@ -68,6 +71,7 @@ def analyse(video: Path, config_name: str, **kwargs: Any) -> Run:
 
             def recording_update(pts: float, width: int, height: int, tracks: Detections, *rest: object) -> list:
                 run.frames.append((pts, tracks))
+                run.detections.append(rest[2] if len(rest) > 2 else None)  # type: ignore[arg-type]
                 return update(pts, width, height, tracks, *rest)
 
             self.rules.update = recording_update  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.rules.scene import (
@@ -132,3 +133,24 @@ def test_crowd_severity_rises_at_twice_the_threshold_and_needs_no_track_ids() ->
         det = type(det)(det.xyxy, det.confidence, det.class_id, None, det.data)  # untracked
         (signal,) = engine.update(float(n), W, H, det)
         assert signal.severity == severity
+
+
+def test_crowd_counts_confident_untracked_detections_but_not_twice():
+    from vigil.core.detections import Detections
+    from vigil.rules.engine import CameraRules
+
+    zone = square(None)
+    engine = CameraRules(camera(zones=[zone]), RulesConfig.model_validate({"crowd": {"max_density": 0.4}}))
+    # 3 tracked people in the square (10% of the frame: density = people / 10)
+    tracked = [Obj(k, "person", still(40 + 30 * k, 200, 20, 50)) for k in range(1, 4)]
+    tracks = detections_at(tracked, 0.0)
+    # the same 3 detected again (they must not count twice), plus 2 confident and 1 weak untracked people
+    boxes = [*tracks.xyxy.tolist(), [30, 80, 50, 130], [60, 80, 80, 130], [100, 80, 120, 130]]
+    found = Detections(
+        np.array(boxes, np.float32),
+        [0.8, 0.8, 0.8, 0.7, 0.6, 0.3],
+        np.zeros(6),
+        data={"label": np.array(["person"] * 6)},
+    )
+    (signal,) = engine.update(0.0, W, H, tracks, None, None, found)
+    assert signal.details["people"] == 5

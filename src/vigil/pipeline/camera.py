@@ -202,7 +202,7 @@ class CameraPipeline:
         if self.stationary is not None:
             stationary = self.stationary.update(frame.image, frame.pts, self._carriageway(frame.width, frame.height))
             t = times.add("stationary", t)
-        signals = self.rules.update(frame.pts, frame.width, frame.height, tracks, fire, stationary)
+        signals = self.rules.update(frame.pts, frame.width, frame.height, tracks, fire, stationary, self._last)
         events = self.lifecycle.update(frame.pts, signals)
         t = times.add("rules", t)
         self._last_pts = frame.pts

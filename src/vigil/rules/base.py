@@ -75,6 +75,8 @@ class FrameContext:
     stationary : Detections
         New stationary objects on the carriageway, unclassified (see
         :mod:`vigil.detection.stationary`), with ``tracker_id`` and ``data["static_s"]``.
+    detections : Detections
+        The frame's road-user detections before tracking (tracked or not), for counts.
     zones : FrameZones
         The camera's zones and lines in this frame's pixels.
     history : TrackHistory
@@ -101,6 +103,7 @@ class FrameContext:
     history: TrackHistory
     windows: tuple[float, ...] = ()
     stationary: Detections = field(default_factory=Detections.empty)
+    detections: Detections = field(default_factory=Detections.empty)
     known_riders: set[int] = field(default_factory=set)
     upright_seen: dict[int, float] = field(default_factory=dict)
     moved_seen: set[int] = field(default_factory=set)

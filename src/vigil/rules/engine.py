@@ -95,6 +95,7 @@ class CameraRules:
         tracks: Detections,
         fire: Detections | None = None,
         stationary: Detections | None = None,
+        detections: Detections | None = None,
     ) -> list[Signal]:
         """Signals of one analysed frame; call for every analysed frame, in stream order."""
         zones = self.zones.for_size(width, height)
@@ -107,6 +108,7 @@ class CameraRules:
             tracks=tracks,
             fire=fire if fire is not None else Detections.empty(),
             stationary=stationary if stationary is not None else Detections.empty(),
+            detections=detections if detections is not None else Detections.empty(),
             zones=zones,
             history=self.history,
             windows=self.windows,
