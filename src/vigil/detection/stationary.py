@@ -42,6 +42,8 @@ import numpy as np
 
 from vigil.core import Detections
 
+LONG_EVERY_S = 0.8  # the long-term background is updated this often (its time constant is minutes)
+
 
 @dataclass
 class _Blob:
@@ -110,6 +112,7 @@ class StationaryObjects:
         self._scale = 1.0
         self._t0 = 0.0
         self._last_pts: float | None = None
+        self._long_dt = 0.0
         self._blobs: list[_Blob] = []
         self._next = 1
         self.resets = 0
@@ -117,9 +120,9 @@ class StationaryObjects:
     def _grey(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         self._scale = min(1.0, self.work_side / max(h, w))
-        if self._scale < 1.0:
-            image = cv2.resize(image, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        if self._scale < 1.0:
+            grey = cv2.resize(grey, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA)
         return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
 
     def update(self, image: np.ndarray, pts: float, watched: np.ndarray) -> Detections:
@@ -141,21 +144,26 @@ class StationaryObjects:
         dt = max(0.0, pts - self._last_pts)
         self._last_pts = pts
         a_short = min(1.0, dt / self.short_s)
-        a_long = min(1.0, dt / self.long_s)
         short, long_, mask = self._short, self._long, self._mask
         assert long_ is not None and mask is not None
         cv2.accumulateWeighted(grey, short, a_short)
         gain = self._gain(short, long_, mask)
-        ref = long_ * gain
-        new = np.abs(short - ref) > np.maximum(self.threshold, self.relative * ref)
-        rate = np.where(new, a_long / 20.0, a_long).astype(np.float32)
-        long_ += rate * (grey - long_)
+        ref = long_ * np.float32(gain)
+        limit = cv2.max(ref * np.float32(self.relative), float(self.threshold))
+        new = cv2.absdiff(short, ref) > limit
+        # The long-term background moves over minutes: it is updated every few frames, with the time since.
+        self._long_dt += dt
+        if self._long_dt >= LONG_EVERY_S:
+            a_long = min(1.0, self._long_dt / self.long_s)
+            self._long_dt = 0.0
+            cv2.accumulateWeighted(grey, long_, a_long, mask=(~new).view(np.uint8))
+            cv2.accumulateWeighted(grey, long_, a_long / 20.0, mask=new.view(np.uint8))
         area = max(int(mask.sum()), 1)
         if np.count_nonzero(new & mask) > self.reset_share * area:
             self.resets += 1
             self._start(grey, pts, watched)
             return self._detections(pts)
-        moving = np.abs(grey - short) > self.motion_threshold
+        moving = cv2.absdiff(grey, short) > self.motion_threshold
         static_new = (new & ~moving & mask).astype(np.uint8)
         static_new = cv2.morphologyEx(static_new, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
         if pts - self._t0 >= self.warmup_s:
@@ -164,11 +172,12 @@ class StationaryObjects:
 
     @staticmethod
     def _gain(short: np.ndarray, long_: np.ndarray, mask: np.ndarray) -> float:
-        """The overall exposure change from the long- to the short-term background (median ratio)."""
-        sel = mask & (long_ > 20)
+        """The overall exposure change from the long- to the short-term background (median ratio, sampled)."""
+        s, l, m = short[::4, ::4], long_[::4, ::4], mask[::4, ::4]
+        sel = m & (l > 20)
         if not sel.any():
             return 1.0
-        return float(np.clip(np.median(short[sel] / long_[sel]), 0.5, 2.0))
+        return float(np.clip(np.median(s[sel] / l[sel]), 0.5, 2.0))
 
     def _start(self, grey: np.ndarray, pts: float, watched: np.ndarray) -> None:
         self._short = grey.copy()
@@ -179,6 +188,7 @@ class StationaryObjects:
         self._mask = mask.astype(bool)
         self._t0 = pts
         self._last_pts = pts
+        self._long_dt = 0.0
         self._blobs = []
 
     def _follow(self, static_new: np.ndarray, pts: float, area: int) -> None:
