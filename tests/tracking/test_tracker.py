@@ -201,6 +201,46 @@ def test_tentative_track_missing_a_frame_is_dropped() -> None:
     assert run(scene) == {"a": [1]}  # born again at 0.2, confirmed at 0.3, still id 1 (tentative tracks use no id)
 
 
+def _small_fast_car(times: Sequence[float], start: tuple[float, float], speed: float) -> dict[float, Obj]:
+    """A 20x12 px car at ``speed`` px/s: at 5 fps it moves 2 box lengths between frames, never overlapping itself."""
+    return {t: ("car", box_at(start[0] + speed * t, start[1], 20.0, 12.0), 0.6, CAR) for t in times}
+
+
+@pytest.mark.parametrize(("distance", "tracked"), [(0.0, False), (2.5, True)])
+def test_small_fast_object_is_tracked_by_distance(distance: float, tracked: bool) -> None:
+    """Its first two sightings do not overlap; matched by distance, it is tracked from the second frame on."""
+    times = frames(5.0, 2.0)
+    ids = run(merge(times, _small_fast_car(times, (20, 100), 150.0)), TrackerConfig(tentative_match_distance=distance))
+    assert ("car" in ids) is tracked
+    if tracked:
+        assert set(ids["car"]) == {1} and len(ids["car"]) == len(times) - 1
+
+
+def test_distance_match_needs_a_similar_size_and_the_same_group() -> None:
+    """A far smaller box nearby, or a person where the car was, does not continue a tentative car."""
+    cfg = TrackerConfig(tentative_match_distance=2.5, min_hits=2)
+    bigger = [
+        (0.0, [("car", box_at(100, 100, 20.0, 12.0), 0.9, CAR)]),
+        (0.2, [("b", box_at(140, 100, 60.0, 36.0), 0.9, CAR)]),
+    ]
+    assert run(bigger, cfg) == {}
+    person = [
+        (0.0, [("car", box_at(100, 100, 20.0, 12.0), 0.9, CAR)]),
+        (0.2, [("p", box_at(140, 100, 20.0, 12.0), 0.9, PERSON)]),
+    ]
+    assert run(person, cfg) == {}
+
+
+def test_distance_match_takes_the_velocity_of_the_two_sightings() -> None:
+    """Once confirmed by distance, the Kalman prediction follows the car: it keeps one id by overlap."""
+    tracker = Tracker(TrackerConfig(tentative_match_distance=2.5))
+    times = frames(5.0, 1.2)
+    car = _small_fast_car(times, (20, 100), 150.0)
+    out = [tracker.update(make_detections([car[t]]), t) for t in times]
+    assert np.allclose(out[1].data["velocity"][0], (150.0, 0.0), atol=1.0)
+    assert [list(o.tracker_id) for o in out[1:]] == [[1]] * (len(times) - 1)
+
+
 # --- ids are per tracker ----------------------------------------------------------------------------------------------
 
 

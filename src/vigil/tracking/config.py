@@ -65,6 +65,16 @@ class TrackerConfig(BaseModel):
         description="Minimum overlap between a tentative (not yet confirmed) track and a remaining high-score "
         "detection.",
     )
+    tentative_match_distance: float = Field(
+        2.5,
+        ge=0.0,
+        title="Tentative match distance (box sizes)",
+        description="A tentative track that overlaps no detection is matched by distance instead: to a "
+        "detection of its class group and of a similar size (within 1.5x) whose centre lies within this many "
+        "box sizes (square root of the area) of it. A small fast object, a car of 20 px at 5 analysed fps, moves "
+        "more than its own length between frames, so its first two sightings never overlap; its velocity is then "
+        "taken from the two sightings. 0 turns this off.",
+    )
     min_hits: int = Field(
         2,
         ge=1,

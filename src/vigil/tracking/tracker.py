@@ -8,7 +8,11 @@ box overlap in three rounds:
 2. running tracks still unmatched with low-score detections, which is
    ByteTrack's idea: an object that is partly hidden gets a weak score, and
    throwing such boxes away breaks its track;
-3. tentative tracks with the high-score detections left over.
+3. tentative tracks with the high-score detections left over, by overlap and
+   then, for a tentative track that overlaps none, by distance in box sizes (a
+   small fast object moves more than its length between analysed frames, and a
+   tentative track has no velocity yet to predict where); a track matched so
+   takes its velocity from its two sightings.
 
 A high-score detection left after that starts a tentative track, reported once
 matched in ``min_hits`` consecutive frames. A confirmed track that is missed
@@ -97,6 +101,40 @@ def _associate(
     return track_rows[matches[:, 0]], det_rows[matches[:, 1]], track_rows[free_tracks], det_rows[free_dets]
 
 
+def _centres(xyxy: np.ndarray) -> np.ndarray:
+    return (xyxy[:, :2] + xyxy[:, 2:4]) / 2.0
+
+
+def _associate_near(
+    track_boxes: np.ndarray,
+    track_cls: np.ndarray,
+    track_rows: np.ndarray,
+    det_boxes: np.ndarray,
+    det_cls: np.ndarray,
+    det_rows: np.ndarray,
+    max_distance: float,
+    class_aware: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Match tentative tracks to detections by centre distance in box sizes (size within 1.5x, same group).
+
+    Returns matched track rows, their detection rows and the unmatched detection rows.
+    """
+    none = np.zeros(0, np.int64)
+    if max_distance <= 0 or len(track_rows) == 0 or len(det_rows) == 0:
+        return none, none, det_rows
+    tb, db = track_boxes[track_rows], det_boxes[det_rows]
+    t_side = np.sqrt(np.clip((tb[:, 2] - tb[:, 0]) * (tb[:, 3] - tb[:, 1]), 1e-6, None))
+    d_side = np.sqrt(np.clip((db[:, 2] - db[:, 0]) * (db[:, 3] - db[:, 1]), 1e-6, None))
+    gap = np.linalg.norm(_centres(tb)[:, None, :] - _centres(db)[None, :, :], axis=2)
+    cost = gap / np.maximum(t_side[:, None], d_side[None, :])
+    ratio = np.maximum(t_side[:, None], d_side[None, :]) / np.minimum(t_side[:, None], d_side[None, :])
+    cost[ratio > 1.5] = np.inf
+    if class_aware:
+        cost[track_cls[track_rows][:, None] != det_cls[det_rows][None, :]] = np.inf
+    matches, _, free_dets = linear_assignment(cost, max_distance)
+    return track_rows[matches[:, 0]], det_rows[matches[:, 1]], det_rows[free_dets]
+
+
 class Tracker:
     """ByteTrack-style tracker for ONE camera stream.
 
@@ -183,11 +221,21 @@ class Tracker:
         running = free_confirmed[~tracks.lost[free_confirmed]]
         t2, d2, _, _ = associate(running, low, cfg.low_match_iou)
         tentative = np.flatnonzero(tracks.track_id == 0)
-        t3, d3, _, leftover = associate(tentative, free_high, cfg.tentative_match_iou)
+        t3, d3, lone, leftover = associate(tentative, free_high, cfg.tentative_match_iou)
+        near = cfg.tentative_match_distance
+        t4, d4, leftover = _associate_near(
+            pred_boxes, tracks.class_id, lone, det_boxes, det_cls, leftover, near, cfg.class_aware
+        )
 
-        matched_t = np.concatenate([t1, t2, t3])
-        matched_d = np.concatenate([d1, d2, d3])
+        matched_t = np.concatenate([t1, t2, t3, t4])
+        matched_d = np.concatenate([d1, d2, d3, d4])
+        before = pred_boxes[t4]
         tracks = self._correct(tracks, matched_t, det_boxes[matched_d], det_cls[matched_d], pts)
+        if len(t4) and dt > 0:
+            # The Kalman gain would keep most of the jump as position error: the two sightings are the velocity.
+            mean = tracks.mean.copy()
+            mean[t4, 4:6] = (_centres(det_boxes[d4]) - _centres(before)) / dt
+            tracks = replace(tracks, mean=mean)
 
         # Missed confirmed tracks start (or keep) coasting; missed tentative tracks are dropped below.
         missed = np.ones(len(tracks), dtype=bool)
