@@ -173,11 +173,11 @@ class StationaryObjects:
     @staticmethod
     def _gain(short: np.ndarray, long_: np.ndarray, mask: np.ndarray) -> float:
         """The overall exposure change from the long- to the short-term background (median ratio, sampled)."""
-        s, l, m = short[::4, ::4], long_[::4, ::4], mask[::4, ::4]
-        sel = m & (l > 20)
+        s, ref, m = short[::4, ::4], long_[::4, ::4], mask[::4, ::4]
+        sel = m & (ref > 20)
         if not sel.any():
             return 1.0
-        return float(np.clip(np.median(s[sel] / l[sel]), 0.5, 2.0))
+        return float(np.clip(np.median(s[sel] / ref[sel]), 0.5, 2.0))
 
     def _start(self, grey: np.ndarray, pts: float, watched: np.ndarray) -> None:
         self._short = grey.copy()
