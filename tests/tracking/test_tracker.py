@@ -206,29 +206,54 @@ def _small_fast_car(times: Sequence[float], start: tuple[float, float], speed: f
     return {t: ("car", box_at(start[0] + speed * t, start[1], 20.0, 12.0), 0.6, CAR) for t in times}
 
 
+def _labelled(scene: Scene) -> list[tuple[float, Detections]]:
+    """The scene's detections with COCO labels (``name`` is the label), so that class groups apply."""
+    out = []
+    for pts, objs in scene:
+        d = make_detections(objs)
+        out.append((pts, d.with_data(label=np.array([o[0] for o in objs], dtype="<U16"))))
+    return out
+
+
+def _run_labelled(scene: Scene, config: TrackerConfig) -> dict[str, list[int]]:
+    tracker, ids = Tracker(config), {}
+    for pts, d in _labelled(scene):
+        out = tracker.update(d, pts)
+        for name, tid in zip(out.data["name"], out.tracker_id, strict=True):
+            ids.setdefault(str(name), []).append(int(tid))
+    return ids
+
+
 @pytest.mark.parametrize(("distance", "tracked"), [(0.0, False), (2.5, True)])
 def test_small_fast_object_is_tracked_by_distance(distance: float, tracked: bool) -> None:
     """Its first two sightings do not overlap; matched by distance, it is tracked from the second frame on."""
     times = frames(5.0, 2.0)
-    ids = run(merge(times, _small_fast_car(times, (20, 100), 150.0)), TrackerConfig(tentative_match_distance=distance))
+    scene = merge(times, _small_fast_car(times, (20, 100), 150.0))
+    ids = _run_labelled(scene, TrackerConfig(tentative_match_distance=distance))
     assert ("car" in ids) is tracked
     if tracked:
         assert set(ids["car"]) == {1} and len(ids["car"]) == len(times) - 1
 
 
 def test_distance_match_needs_a_similar_size_and_the_same_group() -> None:
-    """A far smaller box nearby, or a person where the car was, does not continue a tentative car."""
+    """A far larger box nearby, or a motorcycle where the car was, does not continue a tentative car."""
     cfg = TrackerConfig(tentative_match_distance=2.5, min_hits=2)
-    bigger = [
-        (0.0, [("car", box_at(100, 100, 20.0, 12.0), 0.9, CAR)]),
-        (0.2, [("b", box_at(140, 100, 60.0, 36.0), 0.9, CAR)]),
+    car = ("car", box_at(100, 100, 20.0, 12.0), 0.9, CAR)
+    bigger: Scene = [(0.0, [car]), (0.2, [("car", box_at(140, 100, 60.0, 36.0), 0.9, CAR)])]
+    assert _run_labelled(bigger, cfg) == {}
+    other: Scene = [(0.0, [car]), (0.2, [("motorcycle", box_at(140, 100, 20.0, 12.0), 0.9, 3)])]
+    assert _run_labelled(other, cfg) == {}
+
+
+def test_people_are_never_matched_by_distance() -> None:
+    """Walkers cover a fraction of their width per frame: a person 2 widths away is a neighbour, not the same one."""
+    cfg = TrackerConfig(tentative_match_distance=2.5, min_hits=2)
+    scene: Scene = [
+        (0.0, [("person", box_at(100, 100), 0.9, PERSON)]),
+        (0.2, [("person", box_at(180, 100), 0.9, PERSON)]),
     ]
-    assert run(bigger, cfg) == {}
-    person = [
-        (0.0, [("car", box_at(100, 100, 20.0, 12.0), 0.9, CAR)]),
-        (0.2, [("p", box_at(140, 100, 20.0, 12.0), 0.9, PERSON)]),
-    ]
-    assert run(person, cfg) == {}
+    assert _run_labelled(scene, cfg) == {}
+    assert _run_labelled(scene, cfg.model_copy(update={"distance_match_groups": ("person",)})) == {"person": [1]}
 
 
 def test_distance_match_takes_the_velocity_of_the_two_sightings() -> None:
@@ -236,7 +261,7 @@ def test_distance_match_takes_the_velocity_of_the_two_sightings() -> None:
     tracker = Tracker(TrackerConfig(tentative_match_distance=2.5))
     times = frames(5.0, 1.2)
     car = _small_fast_car(times, (20, 100), 150.0)
-    out = [tracker.update(make_detections([car[t]]), t) for t in times]
+    out = [tracker.update(d, t) for t, d in _labelled([(t, [car[t]]) for t in times])]
     assert np.allclose(out[1].data["velocity"][0], (150.0, 0.0), atol=1.0)
     assert [list(o.tracker_id) for o in out[1:]] == [[1]] * (len(times) - 1)
 

@@ -9,10 +9,10 @@ box overlap in three rounds:
    ByteTrack's idea: an object that is partly hidden gets a weak score, and
    throwing such boxes away breaks its track;
 3. tentative tracks with the high-score detections left over, by overlap and
-   then, for a tentative track that overlaps none, by distance in box sizes (a
-   small fast object moves more than its length between analysed frames, and a
-   tentative track has no velocity yet to predict where); a track matched so
-   takes its velocity from its two sightings.
+   then, for a tentative road-user track that overlaps none, by distance in box
+   sizes (a small fast vehicle moves more than its length between analysed
+   frames, and a tentative track has no velocity yet to predict where); a track
+   matched so takes its velocity from its two sightings.
 
 A high-score detection left after that starts a tentative track, reported once
 matched in ``min_hits`` consecutive frames. A confirmed track that is missed
@@ -222,10 +222,12 @@ class Tracker:
         t2, d2, _, _ = associate(running, low, cfg.low_match_iou)
         tentative = np.flatnonzero(tracks.track_id == 0)
         t3, d3, lone, leftover = associate(tentative, free_high, cfg.tentative_match_iou)
+        fast = np.array([g in cfg.distance_match_groups for g in groups], dtype=bool)
         near = cfg.tentative_match_distance
-        t4, d4, leftover = _associate_near(
-            pred_boxes, tracks.class_id, lone, det_boxes, det_cls, leftover, near, cfg.class_aware
+        t4, d4, unmatched = _associate_near(
+            pred_boxes, tracks.class_id, lone, det_boxes, det_cls, leftover[fast[leftover]], near, cfg.class_aware
         )
+        leftover = np.sort(np.concatenate([leftover[~fast[leftover]], unmatched]))
 
         matched_t = np.concatenate([t1, t2, t3, t4])
         matched_d = np.concatenate([d1, d2, d3, d4])
