@@ -135,13 +135,15 @@ class CameraGroup:
                 "restarted": self.restarted}  # fmt: skip
 
     def status(self) -> dict[str, Any]:
-        """The runner's status (cameras, journal, detector, backlog) with the group's place and memory."""
+        """The runner's status (cameras, journal, detector, backlog) with the group's place, memory and CPU."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             **self.runner.status(),
             **self.ready(),
             "orphans_ended": self.orphans_ended,
             "finished": self.runner.finished(),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),  # the group process's CPU time (benchmarks)
         }
 
     def collect_events(self) -> list[IncidentEvent]:
