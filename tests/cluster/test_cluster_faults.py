@@ -14,7 +14,10 @@ event id, and the API lists every camera with its node.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.delivery.conftest import SECRET, Receiver
 from tests.pipeline.test_runner_live import camera, cut_clip, wait_for, write_config
@@ -92,10 +96,10 @@ def test_a_dead_node_s_cameras_come_back_elsewhere_and_nothing_is_duplicated_or_
         routing=[{"types": ["pedestrian"], "services": ["city"]}],
         cluster={"cameras_per_group": 1, "cpus_per_group": 1, "delivery_lease_s": 12, "status_interval_s": 0.5},
     )
+    data = yaml.safe_load(path.read_text())
+    data["storage"]["database_url"] = postgres.url()
+    path.write_text(yaml.safe_dump(data))
     config = load_config(path)
-    config = config.model_copy(
-        update={"storage": config.storage.model_copy(update={"database_url": postgres.url()})}
-    )
     heard: list[Any] = []
     runner = ClusterRunner(config, cluster.address, listeners=[heard.append])
     runner.start()
@@ -132,6 +136,22 @@ def test_a_dead_node_s_cameras_come_back_elsewhere_and_nothing_is_duplicated_or_
 
         viewed, _ = list_audit(runner.store, limit=10, before_id=None, action="view.camera_snapshot")
         assert [(r["user"], r["target"]) for r in viewed] == [("op", "a")]  # the view is audited as ever
+
+        # vigil cluster status, from another process (a second Ray driver), lists nodes, groups and cameras.
+        out = subprocess.run(
+            [sys.executable, "-m", "vigil", "cluster", "status", "-c", str(path), "--address", cluster.address,
+             "--json", "--timeout", "20"],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        status = json.loads(out.stdout)
+        assert sum(n["alive"] for n in status["nodes"]) == 3
+        assert {g: (s["state"], s["cameras"]) for g, s in status["groups"].items()} == {
+            "group-0000": ("running", ["a"]),
+            "group-0001": ("running", ["b"]),
+        }
+        assert {c["camera"]: c["node"] for c in status["cameras"]} == listed
+        assert isinstance(status["delivery_backlog"], dict)
 
         # Mid-incident: camera "a" has an incident open; kill the node its group runs on.
         wait_for(lambda: runner.store.list_incidents(state="open", camera_id="a"), 60, "an open incident on a")
