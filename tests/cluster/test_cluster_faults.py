@@ -29,7 +29,7 @@ import yaml
 
 from tests.delivery.conftest import SECRET, Receiver
 from tests.pipeline.test_runner_live import camera, cut_clip, wait_for, write_config
-from tests.storage.test_db import PostgresServer, started_postgres
+from tests.storage.test_db import PostgresServer
 from vigil.config import load_config
 
 try:
@@ -46,13 +46,6 @@ pytestmark = pytest.mark.cluster
 BACK_WITHIN_S = 30.0
 FAST_FAILURE_DETECTION = {"health_check_period_ms": 1000, "health_check_timeout_ms": 1000,
                           "health_check_failure_threshold": 3}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = started_postgres()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -130,8 +123,10 @@ def test_a_dead_node_s_cameras_come_back_elsewhere_and_nothing_is_duplicated_or_
 
             wait_for(snapshot_served, 60, "a redacted snapshot of camera a")
             snapshot = snapshots[-1]
+            metrics = client.get("/api/metrics", headers=auth).text  # the groups' counters, merged by the driver
         assert listed == {cid: runner.status()["cameras"][cid]["node"] for cid in ("a", "b")}
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
+        assert 'vigil_frames_analysed_total{camera="a"}' in metrics and 'camera="b"' in metrics
         from vigil.storage.console import list_audit
 
         viewed, _ = list_audit(runner.store, limit=10, before_id=None, action="view.camera_snapshot")

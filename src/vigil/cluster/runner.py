@@ -110,6 +110,7 @@ class ClusterRunner:
         ray = self.ray
         connect(ray, self.address)
         c = self.config.cluster
+        self._check_capacity()
         remote = ray.remote(CameraGroup)
         for name, (ids, gconfig) in self._configs.items():
             handle = remote.options(
@@ -127,6 +128,18 @@ class ClusterRunner:
         self.retention.start()
         self._thread = threading.Thread(target=self._watch, name="vigil-cluster-watch", daemon=True)
         self._thread.start()
+
+    def _check_capacity(self) -> None:
+        """Warn when the groups need more CPUs/GPUs than the cluster has: Ray holds the rest back until nodes join."""
+        c, have = self.config.cluster, self.ray.cluster_resources()
+        n = len(self._configs)
+        for resource, each in (("CPU", c.cpus_per_group), ("GPU", c.gpus_per_group)):
+            if each and n * each > have.get(resource, 0) + 1e-9:
+                log.warning(
+                    "%d camera groups need %g %ss (cluster.%ss_per_group %g) but the cluster has %g: groups that "
+                    "do not fit wait until nodes join (lower cluster.%ss_per_group or add nodes)",
+                    n, n * each, resource, resource.lower(), each, have.get(resource, 0), resource.lower(),
+                )  # fmt: skip
 
     # -- watching the groups -----------------------------------------------------------------
 
