@@ -146,6 +146,7 @@ def test_a_dead_node_s_cameras_come_back_elsewhere_and_nothing_is_duplicated_or_
             "group-0001": ("running", ["b"]),
         }
         assert {c["camera"]: c["node"] for c in status["cameras"]} == listed
+        assert all(c["state"] == "online" and c["lag_s"] < 10 for c in status["cameras"]), status["cameras"]
         assert isinstance(status["delivery_backlog"], dict)
 
         # Mid-incident: camera "a" has an incident open; kill the node its group runs on.

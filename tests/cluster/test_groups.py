@@ -86,3 +86,34 @@ def test_an_incident_left_open_by_a_dead_group_is_ended_under_its_own_id() -> No
     assert (event.incident_id, event.sequence, event.state) == ("inc-1", 3, "end")
     assert event.end_s == pytest.approx(7.0)
     assert event.details == {"zone": "z", "ended_by": "group restart"}
+
+
+def test_cluster_status_prints_nodes_groups_cameras_lag_and_backlog() -> None:
+    from vigil.cluster.status import format_status
+
+    text = format_status(
+        {
+            "nodes": [{"node": "h1/0a1b2c3d", "address": "10.0.0.1", "alive": True, "cpus": 32, "gpus": 0}],
+            "groups": {
+                "group-0000": {
+                    "state": "running",
+                    "node": "h1/0a1b2c3d",
+                    "restarted": True,
+                    "cameras": ["a"],
+                    "journal_waiting": 2,
+                    "peak_rss_mb": 512.0,
+                },
+                "group-0001": {"state": "not answering", "node": None, "cameras": []},
+            },
+            "cameras": [
+                {"camera": "a", "node": "h1/0a1b2c3d", "online": True, "state": "online", "lag_s": 0.4},
+                {"camera": "b", "node": None, "online": False, "state": "no group answered", "lag_s": None},
+            ],
+            "delivery_backlog": {"city": 3},
+        }
+    )
+    assert "nodes (1 alive):" in text and "cpus 32" in text
+    assert "group-0000" in text and "(restarted)" in text and "journal 2 waiting" in text
+    assert "group-0001   not answering" in text
+    assert "cameras (1/2 online):" in text and "last analysed frame 0.4s ago" in text
+    assert text.endswith("delivery backlog: city 3")

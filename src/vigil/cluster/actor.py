@@ -93,6 +93,7 @@ class CameraGroup:
             self.restarted = bool(context.was_current_actor_reconstructed)
         self.started_at = time.time()
         self._events: deque[IncidentEvent] = deque(maxlen=MAX_UNCOLLECTED)
+        self._progress: dict[str, tuple[int, float]] = {}  # camera -> (frames analysed, when that count changed)
         self.runner = LiveRunner(
             config,
             listeners=[self._events.append],
@@ -137,8 +138,16 @@ class CameraGroup:
     def status(self) -> dict[str, Any]:
         """The runner's status (cameras, journal, detector, backlog) with the group's place, memory and CPU."""
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        status = self.runner.status()
+        now = time.monotonic()
+        for camera_id, cam in status["cameras"].items():  # lag: how long since the camera's last analysed frame
+            count, since = self._progress.get(camera_id, (0, None))
+            if cam["analysed"] != count:
+                count, since = cam["analysed"], now
+                self._progress[camera_id] = (count, since)
+            cam["idle_s"] = None if since is None else round(now - since, 1)
         return {
-            **self.runner.status(),
+            **status,
             **self.ready(),
             "orphans_ended": self.orphans_ended,
             "finished": self.runner.finished(),

@@ -1,13 +1,13 @@
 """``vigil cluster status``: nodes, groups, cameras, lag and backlog of a running cluster.
 
 Read from two places: Ray (its nodes, and the group actors, asked for their
-status by name) and the store (each camera's node and last frame, the outbox).
+status by name: each camera's state and lag, the time since its last analysed
+frame) and the store (each camera's node, the outbox backlog).
 A group that does not answer within the timeout is listed as such, not waited for.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from vigil.cluster.actor import node_label
@@ -40,6 +40,7 @@ def cluster_status(config: VigilConfig, address: str = "auto", timeout_s: float 
         ready, _ = ray.wait(list(asked.values()), num_returns=len(asked), timeout=timeout_s) if asked else ([], [])
         done = set(ready)
         groups: dict[str, dict[str, Any]] = {}
+        live: dict[str, dict[str, Any]] = {}  # camera -> its group's view of it
         for name, ref in asked.items():
             group = name[len(ACTOR_PREFIX) :]
             if ref not in done:
@@ -58,17 +59,19 @@ def cluster_status(config: VigilConfig, address: str = "auto", timeout_s: float 
                 "journal_waiting": st["journal"]["waiting"],
                 "peak_rss_mb": st["peak_rss_mb"],
             }
+            live.update(st["cameras"])
     finally:
         ray.shutdown()
     store = Store(config.storage.database_url, migrate=False)
     try:
-        now = datetime.now(UTC)
         cameras = [
             {
                 "camera": c.id,
                 "node": c.node,
                 "online": c.online,
-                "lag_s": round((now - c.last_seen).total_seconds(), 1) if c.last_seen else None,
+                "state": live.get(c.id, {}).get("state", "no group answered"),
+                "lag_s": live.get(c.id, {}).get("idle_s"),  # since its last analysed frame
+                "analysed": live.get(c.id, {}).get("analysed"),
             }
             for c in store.list_cameras()
         ]
@@ -93,9 +96,8 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  {name:<12} {g['state']:<14} {g['node'] or '-':<40} {len(g['cameras'])} camera(s){extra}")
     lines.append(f"cameras ({sum(c['online'] for c in status['cameras'])}/{len(status['cameras'])} online):")
     for c in status["cameras"]:
-        lag = "-" if c["lag_s"] is None else f"{c['lag_s']:.1f}s"
-        online = "online" if c["online"] else "offline"
-        lines.append(f"  {c['camera']:<24} {online:<8} node {c['node'] or '-':<40} last frame {lag} ago")
+        lag = "-" if c["lag_s"] is None else f"{c['lag_s']:.1f}s ago"
+        lines.append(f"  {c['camera']:<24} {c['state']:<10} node {c['node'] or '-':<40} last analysed frame {lag}")
     backlog = status["delivery_backlog"]
     lines.append("delivery backlog: " + (", ".join(f"{k} {v}" for k, v in sorted(backlog.items())) or "none"))
     return "\n".join(lines)
