@@ -117,3 +117,36 @@ def test_cluster_status_prints_nodes_groups_cameras_lag_and_backlog() -> None:
     assert "group-0001   not answering" in text
     assert "cameras (1/2 online):" in text and "last analysed frame 0.4s ago" in text
     assert text.endswith("delivery backlog: city 3")
+
+
+class _FailingRedactor:
+    def redact(self, frame: object) -> object:
+        raise RuntimeError("face detector crashed")
+
+
+class _RawRedactor:
+    def redact(self, frame: object) -> object:
+        return frame  # a bug that would hand the raw frame on
+
+
+def test_a_group_never_sends_a_raw_frame_when_its_redaction_fails() -> None:
+    """What the API gets from a group is a JPEG of a RedactedFrame; a failing redactor means fully obscured."""
+    import cv2
+    import numpy as np
+
+    from tests.conftest import changed_fraction
+    from vigil.cluster.actor import CameraGroup
+    from vigil.core import Frame
+
+    rng = np.random.default_rng(3)
+    raw = cv2.resize(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST)
+    group = object.__new__(CameraGroup)  # no Ray: only the frame path is under test
+    group.name = "group-0000"
+    for redactor in (_FailingRedactor(), _RawRedactor()):
+        group.runner = type("R", (), {"latest": lambda self, cid: Frame(raw, "a", 0, 0.0), "redactor": redactor})()
+        jpeg = group.redacted_jpeg("a")
+        assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+        shown = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert changed_fraction(raw, shown, (0, 0, 320, 240)) > 0.9  # obscured whole, not the picture
+    group.runner = type("R", (), {"latest": lambda self, cid: None, "redactor": _RawRedactor()})()
+    assert group.redacted_jpeg("a") is None
