@@ -18,11 +18,11 @@ def test_an_event_delivered_as_the_database_goes_down_is_recorded_later_not_rese
     real_mark = store.mark_delivered
     refusals = {"left": 3}  # the database refuses the first three writes after the send
 
-    def flaky_mark(outbox_id: int, now=None) -> None:  # type: ignore[no-untyped-def]
+    def flaky_mark(outbox_id: int, now=None, **lease) -> bool:  # type: ignore[no-untyped-def]
         if refusals["left"]:
             refusals["left"] -= 1
             raise OperationalError("UPDATE outbox", {}, Exception("server closed the connection"))
-        real_mark(outbox_id, now)
+        return real_mark(outbox_id, now, **lease)
 
     monkeypatch.setattr(store, "mark_delivered", flaky_mark)
     events = [make_event("inc-1", 0, "new"), make_event("inc-1", 1, "end")]

@@ -161,6 +161,7 @@ def create_app(clip_dir: Path | None = None) -> FastAPI:
             "name": "Tunnel A entrance",
             "online": True,
             "reconnects": 2,
+            "node": "node-b/5e1f03aa",  # a cluster node (vigil run --cluster); the others run embedded
             "lat": 52.3712,
             "lon": 4.8871,
             "zones": [],

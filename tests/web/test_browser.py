@@ -142,6 +142,7 @@ def test_cameras_map_zones_and_audit(server: ServerThread, browser_ctx) -> None:
     expect = sync_api.expect
     expect(page.locator(".camera-card")).to_have_count(4)
     expect(page.locator(".camera-card.offline")).to_have_count(1)
+    expect(page.locator(".camera-card", has_text="Tunnel A")).to_contain_text("node node-b/5e1f03aa")
     wait_js(page, "[...document.querySelectorAll('.thumb')].every((i) => i.complete && i.naturalWidth > 0)")
 
     # Live view only after Watch; stopping removes the stream.

@@ -43,7 +43,8 @@ def create_app(
     ----------
     runner : LiveRunner, optional
         The pipeline in the same process: metrics come from it, and it is the
-        frame tap unless ``frame_tap`` is given. Register
+        frame tap unless ``frame_tap`` is given (a cluster's runner, which has no
+        raw frames, gives redacted JPEGs instead). Register
         ``app.state.broadcaster.publish`` as one of its listeners for live
         events; without a runner the store is polled for new events instead.
     config_path : Path, optional
@@ -57,6 +58,7 @@ def create_app(
     broadcaster = Broadcaster()
     if frame_tap is None and runner is not None and hasattr(runner, "latest"):
         frame_tap = runner
+    jpeg_tap = runner if frame_tap is None and runner is not None and hasattr(runner, "redacted_jpeg") else None
     ctx = ApiContext(
         config=config,
         store=store,
@@ -64,6 +66,7 @@ def create_app(
         broadcaster=broadcaster,
         runner=runner,
         frame_tap=frame_tap,
+        jpeg_tap=jpeg_tap,
         config_path=Path(config_path) if config_path is not None else None,
         redactor=redactor,
     )

@@ -32,6 +32,12 @@ class FrameTap(Protocol):
     def latest(self, camera_id: str) -> Frame | None: ...
 
 
+class JpegTap(Protocol):
+    """Gives a camera's newest frame already redacted and encoded (a cluster's camera group, on its node)."""
+
+    def redacted_jpeg(self, camera_id: str) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """Security knobs of the API, from the ``api:`` section of the configuration (:class:`ApiConfig`).
@@ -82,6 +88,7 @@ class ApiContext:
     broadcaster: Broadcaster
     runner: Any | None = None
     frame_tap: FrameTap | None = None
+    jpeg_tap: JpegTap | None = None
     config_path: Path | None = None
     redactor: Redactor | None = None
     limiter: LoginLimiter = field(init=False)
@@ -104,6 +111,8 @@ class ApiContext:
 
     def live_jpeg(self, camera_id: str) -> bytes | None:
         """The camera's newest frame, redacted and encoded (``None`` without a frame)."""
+        if self.frame_tap is None and self.jpeg_tap is not None:
+            return self.jpeg_tap.redacted_jpeg(camera_id)  # redacted where the camera runs
         frame = self.frame_tap.latest(camera_id) if self.frame_tap is not None else None
         return None if frame is None else encode_jpeg(self.redact(frame))
 

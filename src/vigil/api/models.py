@@ -110,6 +110,7 @@ class CameraOut(BaseModel):
     lon: float | None
     zones: list[dict[str, Any]]
     lines: list[dict[str, Any]]
+    node: str | None = None  # the cluster node running the camera (vigil run --cluster); None when embedded
 
 
 class ZonesIn(_In):

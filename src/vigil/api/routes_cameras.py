@@ -2,7 +2,9 @@
 
 Raw frames come from a :class:`~vigil.api.context.FrameTap` (the live pipeline)
 and are always passed through the redactor before encoding; if redaction
-fails the frame is obscured whole (fail closed), never served raw.
+fails the frame is obscured whole (fail closed), never served raw. In cluster
+mode a :class:`~vigil.api.context.JpegTap` gives JPEGs that the camera's group
+redacted on its own node (raw frames never cross the network).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def list_cameras(request: Request) -> list[CameraOut]:
                 lon=cam.location.lon if cam.location else None,
                 zones=[z.model_dump(mode="json") for z in cam.zones],
                 lines=[line.model_dump(mode="json") for line in cam.lines],
+                node=st.node if st else None,
             )
         )
     return out
@@ -91,7 +94,7 @@ def camera_live(request: Request, camera_id: CameraId, principal: CurrentUser) -
     """
     ctx = context(request)
     _camera(ctx, camera_id)
-    if ctx.frame_tap is None:
+    if ctx.frame_tap is None and ctx.jpeg_tap is None:
         raise HTTPException(404, "camera_id: no live frames (the pipeline is not running in this process)")
     lease = ctx.streams.acquire(principal.username)
     if lease is None:

@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     config_cmds.add_parsers(sub)
 
-    from vigil.cli import demo_cmds, eval_cmds, run_cmds, user_cmds
+    from vigil.cli import cluster_cmds, demo_cmds, eval_cmds, run_cmds, user_cmds
 
     run_cmds.add_parsers(sub)
+    cluster_cmds.add_parsers(sub)
     demo_cmds.add_parsers(sub)
     eval_cmds.add_parsers(sub)
     user_cmds.add_parsers(sub)

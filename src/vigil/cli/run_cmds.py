@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vigil.config import ConfigError, VigilConfig, load_config
 from vigil.core.events import IncidentEvent
@@ -33,8 +34,10 @@ def _status_line(status: dict) -> str:
     dropped = sum(c["dropped"] for c in cams.values())
     open_inc = sum(c["open_incidents"] for c in cams.values())
     backlog = sum(status["delivery_backlog"].values())
+    nodes = {c["node"] for c in cams.values() if c.get("node")}
+    on = f" on {len(nodes)} node(s)" if "groups" in status else ""
     return (
-        f"{online}/{len(cams)} cameras online | {analysed} frames analysed | {dropped} dropped | "
+        f"{online}/{len(cams)} cameras online{on} | {analysed} frames analysed | {dropped} dropped | "
         f"{open_inc} open incidents | {status['events']} events | delivery backlog {backlog} | "
         f"up {status['uptime_s']:.0f}s"
     )
@@ -48,12 +51,15 @@ def run_until_stopped(
     *,
     config: VigilConfig | None = None,
     on_serving: Callable[[str], None] | None = None,
+    cluster: str | None = None,
 ) -> int:
     """Run the live pipeline until SIGINT/SIGTERM (or, for files, the end of every clip).
 
     ``api`` is (host, port) to also serve the REST API and console, or None;
     ``on_serving`` is told its URL (by default a hint about ``vigil user add`` is
     printed). ``config`` is ``config_path`` already loaded, if the caller has it.
+    ``cluster`` (``local``, ``auto`` or a Ray address) runs the cameras in groups on
+    a Ray cluster instead of in this process.
     """
     from vigil.pipeline.runner import LiveRunner
 
@@ -63,7 +69,25 @@ def run_until_stopped(
         except ConfigError as exc:
             print(str(exc), file=sys.stderr)
             return 2
-    runner = LiveRunner(config, listeners=[_print_event])
+    runner: Any
+    if cluster is None:
+        runner = LiveRunner(config, listeners=[_print_event])
+    else:
+        from vigil.cluster import ClusterError
+
+        try:
+            from vigil.cluster.runner import ClusterRunner
+
+            runner = ClusterRunner(config, cluster, listeners=[_print_event])
+        except ClusterError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        try:
+            runner.start()
+        except ClusterError as exc:
+            runner.store.close()
+            print(str(exc), file=sys.stderr)
+            return 2
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -71,7 +95,8 @@ def run_until_stopped(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     tty = sys.stderr.isatty()
-    runner.start()
+    if cluster is None:
+        runner.start()
     api_handle = None
     last_line = 0.0
     code = 0
@@ -114,7 +139,7 @@ def run_until_stopped(
 
 def cmd_run(args: argparse.Namespace) -> int:
     api = None if args.no_api else (args.host, args.port)
-    return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end, api=api)
+    return run_until_stopped(Path(args.config), stop_at_end=args.exit_at_end, api=api, cluster=args.cluster)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -124,4 +149,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--no-api", action="store_true", help="do not serve the REST API and console")
     run.add_argument("--host", default="127.0.0.1", help="API/console address (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=8080, help="API/console port (default 8080)")
+    run.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the cameras in groups on a Ray cluster: 'local' starts one on this machine, 'auto' joins the "
+        "running one, or its address (needs PostgreSQL and the cluster extra: pip install -e .[cluster])",
+    )
     run.set_defaults(func=cmd_run)

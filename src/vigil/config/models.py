@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigil.config.api import ApiConfig
+from vigil.config.cluster import ClusterConfig
 from vigil.config.rules import RulesConfig
 from vigil.config.services import FeedsConfig, FormatConfig, NatsTarget
 from vigil.detection.config import ObjectDetectorConfig
@@ -350,6 +351,9 @@ class VigilConfig(_Strict):
     )
     api: ApiConfig = Field(
         default_factory=ApiConfig, title="Console and API", description="Proxies, cookies, login and stream limits."
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, title="Cluster", description="Camera groups for vigil run --cluster."
     )
 
     @model_validator(mode="after")

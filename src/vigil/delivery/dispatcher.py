@@ -10,12 +10,22 @@ Per service, at most one event of each incident is in flight, and a later event
 never overtakes an earlier one that waits for a retry (see
 :meth:`~vigil.storage.store.Store.claim_due`), so each incident's events arrive
 in order.
+
+Several dispatchers of one service may share the outbox (cluster mode: one per
+node, or spares). Each claims rows under a lease with its own worker id, renews a
+lease that runs low before it sends, and settles a row only while it holds it, so
+two dispatchers never send the same event; the rows of one that dies are taken
+over once its lease ends.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -56,6 +66,14 @@ class Dispatcher:
         Longest sleep when idle; :meth:`wake` cuts it short for new events.
     batch : int
         Items claimed per query.
+    worker_id : str, optional
+        Who holds the leases (default: host, process and a random part, unique per dispatcher).
+    lease_s : float
+        How long a claimed row stays this dispatcher's; a row is renewed before it is
+        sent when less than twice ``send_margin_s`` is left. Rows of a dispatcher that
+        died are taken over after at most this long.
+    send_margin_s : float
+        The longest a send may take (the transport's timeout, with room to spare).
     """
 
     def __init__(
@@ -69,7 +87,12 @@ class Dispatcher:
         outage_backoff: Backoff | None = None,
         poll_s: float = 5.0,
         batch: int = 50,
+        worker_id: str | None = None,
+        lease_s: float = 60.0,
+        send_margin_s: float = 15.0,
     ) -> None:
+        if lease_s <= 2 * send_margin_s:
+            raise ValueError(f"dispatcher {target}: lease_s ({lease_s}) must exceed twice send_margin_s")
         self.store = store
         self.target = target
         self.sender = sender
@@ -78,6 +101,10 @@ class Dispatcher:
         self.outage_backoff = outage_backoff or Backoff(initial_s=1.0, max_s=60.0)
         self.poll_s = poll_s
         self.batch = batch
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_s = lease_s
+        self.send_margin_s = send_margin_s
+        self.lost_leases = 0  # rows another dispatcher took over before this one sent them
         self._wake = threading.Event()
         self._available = threading.Event()
         self._stop = threading.Event()
@@ -132,23 +159,40 @@ class Dispatcher:
     def _step(self) -> None:
         self._wake.clear()
         for outbox_id in sorted(self._unrecorded):
-            self.store.mark_delivered(outbox_id)
+            self.store.mark_delivered(outbox_id, worker=self.worker_id)
             self._unrecorded.discard(outbox_id)
         now = datetime.now(UTC)
-        items = self.store.claim_due(self.target, self.batch, now)
+        claimed_at = time.monotonic()
+        items = self.store.claim_due(self.target, self.batch, now, worker=self.worker_id, lease_s=self.lease_s)
         if not items:
             self._wake.wait(self._idle_wait(now))
             return
-        for item in items:
+        for i, item in enumerate(items):
             if self._stop.is_set():
+                self._release(items[i:])
                 return
+            if time.monotonic() - claimed_at > self.lease_s - 2 * self.send_margin_s:
+                if not self.store.renew_lease(item.id, self.worker_id, self.lease_s):
+                    self.lost_leases += 1
+                    log.warning("dispatcher %s: lease on %s ran out before sending; left to others", self.target,
+                                item.event_id)  # fmt: skip
+                    continue
+                claimed_at = time.monotonic()
             result = self._attempt(item)
             if result.outcome is Outcome.UNAVAILABLE:
-                self.store.mark_retry(item.id, result.error or "unavailable", now, count_attempt=False)
+                self.store.mark_retry(
+                    item.id, result.error or "unavailable", now, count_attempt=False, worker=self.worker_id
+                )
+                self._release(items[i + 1 :])
                 self._pause(result)
                 return
             self._outages = 0
             self._settle(item, result)
+
+    def _release(self, items: Sequence[OutboxItem]) -> None:
+        """Give back claimed rows not attempted (stopping, the target is down): none waits out the lease."""
+        if items:
+            self.store.release_leases([item.id for item in items], self.worker_id)
 
     def _idle_wait(self, now: datetime) -> float:
         due = self.store.next_due_at(self.target)
@@ -170,10 +214,13 @@ class Dispatcher:
     def _settle(self, item: OutboxItem, result: DeliveryResult) -> None:
         if result.outcome is Outcome.DELIVERED:
             try:
-                self.store.mark_delivered(item.id)
+                held = self.store.mark_delivered(item.id, worker=self.worker_id)
             except SQLAlchemyError:
                 self._unrecorded.add(item.id)
                 raise
+            if not held:
+                self.lost_leases += 1
+                log.warning("dispatcher %s: %s was delivered after its lease ran out", self.target, item.event_id)
             log.debug("delivered %s to %s", item.event_id, self.target)
             return
         error = result.error or result.outcome.value
@@ -181,13 +228,13 @@ class Dispatcher:
         if result.outcome is Outcome.DEAD or attempts >= self.max_attempts:
             if result.outcome is not Outcome.DEAD:
                 error = f"gave up after {attempts} attempts: {error}"
-            self.store.mark_dead(item.id, error)
+            self.store.mark_dead(item.id, error, worker=self.worker_id)
             log.error("event %s dead-lettered for %s: %s", item.event_id, self.target, error)
             return
         delay = self.backoff.delay(attempts)
         if result.retry_after_s is not None:
             delay = max(delay, min(result.retry_after_s, self.backoff.max_s))
-        self.store.mark_retry(item.id, error, datetime.now(UTC) + timedelta(seconds=delay))
+        self.store.mark_retry(item.id, error, datetime.now(UTC) + timedelta(seconds=delay), worker=self.worker_id)
         log.info("event %s to %s failed (%s); retry %d in %.1fs", item.event_id, self.target, error, attempts, delay)
 
     def _pause(self, result: DeliveryResult) -> None:
@@ -197,6 +244,11 @@ class Dispatcher:
             log.warning("%s unavailable (%s); pausing deliveries", self.target, result.error)
         self._available.clear()
         self._available.wait(pause)
+
+
+def default_worker_id() -> str:
+    """A dispatcher's lease owner name: readable (host and process) and unique (a random part)."""
+    return f"{socket.gethostname()[:64]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 SenderFactory = Callable[[ServiceConfig], Sender]

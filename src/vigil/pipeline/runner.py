@@ -125,10 +125,24 @@ class LiveRunner:
     detector : Detector, optional
         The object detector shared by the cameras and the redaction stage; built
         from ``config.detector`` when omitted (tests inject faulty ones).
+    node : str, optional
+        The cluster node this runner is on (a camera group of ``vigil run --cluster``),
+        stored with each camera's status; None for the embedded runner.
+    retention : bool
+        Run the retention job; a cluster runs one for all groups instead of one each.
+    delivery_options : dict, optional
+        Keyword arguments of every dispatcher (a cluster's outbox lease length).
     """
 
     def __init__(
-        self, config: VigilConfig, listeners: list[EventListener] | None = None, detector: Detector | None = None
+        self,
+        config: VigilConfig,
+        listeners: list[EventListener] | None = None,
+        detector: Detector | None = None,
+        *,
+        node: str | None = None,
+        retention: bool = True,
+        delivery_options: dict[str, Any] | None = None,
     ) -> None:
         limit_heap_growth()  # frames are large and freed from many threads (see vigil.runtime.memory)
         self.config = config
@@ -137,7 +151,7 @@ class LiveRunner:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         _prepare_sqlite(config.storage.database_url)
         self.store = Store(config.storage.database_url)
-        self.delivery = DeliveryService(self.store, config.services, cameras=config.cameras)
+        self.delivery = DeliveryService(self.store, config.services, cameras=config.cameras, **(delivery_options or {}))
         self.metrics = RunnerMetrics()
         self.pool = DetectorPool(detector or build_detector(config.detector), latency=self.metrics.detector_latency)
         # The one redactor of the process (evidence and the API's live view), detecting through the pool. Its
@@ -152,7 +166,8 @@ class LiveRunner:
         storage = config.storage
         journal = EventJournal(storage.resolved_journal_path(), int(storage.journal_max_mb * 1024 * 1024))
         self.publisher = EventPublisher(self.store, journal, self._targets, self._stored)
-        self.retention = RetentionJob(self.store, self.media_dir, storage.retention)
+        self.node = node
+        self.retention = RetentionJob(self.store, self.media_dir, storage.retention) if retention else None
         self.cameras = {cam.id: _Camera(self, cam) for cam in config.cameras if cam.enabled}
         self._count_lock = threading.Lock()
         self.events = 0  # stored
@@ -163,7 +178,8 @@ class LiveRunner:
 
     def start(self) -> None:
         self.delivery.start()
-        self.retention.start()
+        if self.retention is not None:
+            self.retention.start()
         for cam in self.cameras.values():
             self.store.upsert_camera_status(
                 cam.config.id,
@@ -171,6 +187,7 @@ class LiveRunner:
                 name=cam.config.name,
                 lat=cam.config.location.lat if cam.config.location else None,
                 lon=cam.config.location.lon if cam.config.location else None,
+                node=self.node,
             )
             cam.supervisor.start()
         self.publisher.start()
@@ -218,6 +235,7 @@ class LiveRunner:
             online=status.online,
             reconnects=status.reconnects,
             last_seen=datetime.now(UTC) if status.online else None,
+            node=self.node,
         )
         word = "stalled" if status.state == "stalled" else ("online" if status.online else "offline")
         try:
@@ -335,7 +353,8 @@ class LiveRunner:
         self.publisher.stop(drain_s=5.0)
         self.pool.stop()
         self.redactor.close()
-        self.retention.stop()
+        if self.retention is not None:
+            self.retention.stop()
         self._drain_outbox(timeout_s=5.0)
         self.delivery.stop()
         self.store.close()

@@ -104,6 +104,8 @@ class Camera(Base):
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconnects: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Added in 0004: the cluster node whose camera group runs the camera (None for the embedded runner).
+    node: Mapped[str | None] = mapped_column(String(128))
 
 
 class Incident(Base):
@@ -182,6 +184,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Added in 0004: the dispatcher that holds the row and until when (see OutboxMixin.claim_due).
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Evidence(Base):

@@ -106,3 +106,4 @@ class CameraRecord:
     online: bool
     last_seen: datetime | None
     reconnects: int
+    node: str | None = None

@@ -14,12 +14,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from vigil.storage.db import make_engine
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: Key of the PostgreSQL advisory lock that migrations run under (b"vigilmig" as a 63-bit integer).
+MIGRATION_LOCK_KEY = int.from_bytes(b"vigilmig", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -47,6 +49,11 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(database: str | Engine) -> str:
     """Upgrade ``database`` (a URL or an engine) to the head revision.
 
+    On PostgreSQL the upgrade runs under a transaction-level advisory lock: every
+    node of a cluster opens the store at start-up, and two of them creating the
+    same tables at once would fail (or, worse, half-apply a revision). The others
+    wait for the lock and then find the schema at head.
+
     Returns
     -------
     str
@@ -55,6 +62,8 @@ def migrate(database: str | Engine) -> str:
     engine = make_engine(database) if isinstance(database, str) else database
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             before = MigrationContext.configure(conn).get_current_revision()

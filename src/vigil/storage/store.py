@@ -46,9 +46,9 @@ class Store(OutboxMixin):
 
     Notes
     -----
-    Thread-safe: each call uses its own short session. One dispatcher per target
-    per database is assumed; :meth:`claim_due` does not lock rows, so two Vigil
-    instances sharing a database would both deliver (still at-least-once).
+    Thread-safe: each call uses its own short session. Several dispatchers of one
+    target may share a database (cluster mode): :meth:`claim_due` hands each row to
+    one of them under a lease.
     """
 
     def __init__(self, database_url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
@@ -261,6 +261,7 @@ class Store(OutboxMixin):
         lon: float | None = None,
         last_seen: datetime | None = None,
         reconnects: int | None = None,
+        node: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Record a camera's health; ``None`` arguments leave the stored value as it is."""
@@ -280,11 +281,13 @@ class Store(OutboxMixin):
                 row.last_seen = last_seen
             if reconnects is not None:
                 row.reconnects = reconnects
+            if node is not None:
+                row.node = node
             row.updated_at = _now(now)
 
     def list_cameras(self) -> list[CameraRecord]:
         with self.read_session() as s:
             return [
-                CameraRecord(r.id, r.name, r.lat, r.lon, r.online, r.last_seen, r.reconnects)
+                CameraRecord(r.id, r.name, r.lat, r.lon, r.online, r.last_seen, r.reconnects, r.node)
                 for r in s.scalars(select(Camera).order_by(Camera.id))
             ]

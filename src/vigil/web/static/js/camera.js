@@ -41,7 +41,8 @@ requireUser().then(async () => {
     }
     document.getElementById("cam-title").textContent = cam.name || cam.id;
     const pill = document.getElementById("cam-status");
-    pill.textContent = `${cam.online ? "online" : "offline"} · reconnects ${cam.reconnects ?? 0}`;
+    pill.textContent = `${cam.online ? "online" : "offline"}${cam.node ? ` · node ${cam.node}` : ""}` +
+      ` · reconnects ${cam.reconnects ?? 0}`;
     pill.className = `status-pill ${cam.online ? "on" : "off"}`;
   } catch { /* title stays the id */ }
 });

@@ -26,7 +26,8 @@ function card(cam) {
   pill.className = `status-pill ${cam.online ? "on" : "off"}`;
   li.classList.toggle("offline", !cam.online);
   li.querySelector(".details").textContent =
-    `${cam.id} · reconnects ${cam.reconnects ?? 0}${cam.last_seen ? ` · seen ${ago(cam.last_seen)}` : ""}`;
+    `${cam.id}${cam.node ? ` · node ${cam.node}` : ""} · reconnects ${cam.reconnects ?? 0}` +
+    `${cam.last_seen ? ` · seen ${ago(cam.last_seen)}` : ""}`;
   return li;
 }
 

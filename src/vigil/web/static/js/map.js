@@ -119,7 +119,8 @@ canvas.addEventListener("mousemove", (ev) => {
   canvas.style.cursor = m ? "pointer" : "default";
   tip.hidden = !m;
   if (m) {
-    tip.textContent = `${m.cam.name || m.cam.id} — ${m.cam.online ? "online" : "offline"}`;
+    tip.textContent = `${m.cam.name || m.cam.id} — ${m.cam.online ? "online" : "offline"}` +
+      `${m.cam.node ? ` · node ${m.cam.node}` : ""}`;
     tip.style.left = `${m.x + 16}px`;
     tip.style.top = `${m.y - 30}px`;
   }
