@@ -183,6 +183,18 @@ class _Clip:
     unit_bytes: int = 0
 
 
+def scaled(objects: Detections | None, scale: tuple[float, float]) -> Detections | None:
+    """Boxes found on a frame scaled down for analysis, placed on the full picture."""
+    if objects is None or scale == (1.0, 1.0) or len(objects) == 0:
+        return objects
+    sx, sy = scale
+    return objects.with_xyxy(objects.xyxy * np.array([sx, sy, sx, sy], np.float32))
+
+
+#: A snapshot cut from the compressed stream takes the decoded frame whose pts is this close to the incident's.
+SNAPSHOT_MATCH_S = 0.02
+
+
 def _thinned(frames: Iterator[tuple[float, np.ndarray]], start: float, end: float, fps: float) -> Iterator[Frame]:
     """Decoded frames inside [start, end], at most ``fps``, on a fixed schedule (so the mean rate is ``fps``)."""
     period = 1.0 / fps
@@ -232,6 +244,23 @@ class EvidenceWriter:
     def snapshot(self, incident_id: str, frame: Frame, path: Path, objects: Detections | None = None) -> None:
         """Redact and write one frame; ``objects`` are the pipeline's detections on it, if it ran the detector."""
         self._submit("snapshot", self._write_snapshot, incident_id, frame, path, objects)
+
+    def snapshot_from_units(
+        self,
+        incident_id: str,
+        units: list[Encoded],
+        frame: Frame,
+        path: Path,
+        objects: Detections | None = None,
+    ) -> None:
+        """Redact and write the full-resolution picture of ``frame`` (analysed scaled down), decoded from ``units``.
+
+        ``units`` run from the key unit before ``frame`` on; ``objects`` are
+        the detections on ``frame`` in its own (analysis) pixels. When the
+        picture cannot be found among the decoded frames, ``frame`` itself is
+        written (redacted, at the analysis size).
+        """
+        self._submit("snapshot", self._write_snapshot_units, incident_id, units, frame, path, objects)
 
     def clip(
         self,
@@ -297,6 +326,25 @@ class EvidenceWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_image(path, self.redactor.redact(frame, objects))
         self._done(incident_id, "snapshot", path)
+
+    def _write_snapshot_units(
+        self, incident_id: str, units: list[Encoded], frame: Frame, path: Path, objects: Detections | None
+    ) -> None:
+        full: Frame | None = None
+        best = SNAPSHOT_MATCH_S
+        for pts, image in decode_runs(units):
+            if abs(pts - frame.pts) <= best:
+                full, best = Frame(image, frame.source_id, frame.index, frame.pts), abs(pts - frame.pts)
+            elif pts > frame.pts + SNAPSHOT_MATCH_S:
+                break
+        if full is None:
+            log.warning(
+                "incident %s: no full-resolution picture at %.3f s; snapshot at analysis size", incident_id, frame.pts
+            )
+            self._write_snapshot(incident_id, frame, path, objects)
+            return
+        sx, sy = full.width / frame.width, full.height / frame.height
+        self._write_snapshot(incident_id, full, path, scaled(objects, (sx, sy)))
 
     def _write_frames(
         self, incident_id: str, frames: list, path: Path, fps: float, objects: dict[float, Detections]
@@ -416,9 +464,15 @@ class EvidenceRecorder:
             self._open = still_open
         self._write(done)
 
-    def note_objects(self, pts: float, objects: Detections) -> None:
-        """The detector's findings on the analysed frame at ``pts``: the clip's redaction reuses them."""
+    def note_objects(self, pts: float, objects: Detections, scale: tuple[float, float] = (1.0, 1.0)) -> None:
+        """The detector's findings on the analysed frame at ``pts``: the clip's redaction reuses them.
+
+        ``scale`` places them on the full picture when the frame was analysed
+        scaled down (clips cut from the compressed stream are full size).
+        """
         with self._lock:
+            if self._encoded_seen:
+                objects = scaled(objects, scale)  # type: ignore[assignment]
             self._objects[round(pts, 4)] = objects
             horizon = self.config.pre_roll_s + self.config.post_roll_s + 2 * REORDER_S + 5.0
             while self._objects and next(iter(self._objects)) < pts - horizon:
@@ -430,7 +484,13 @@ class EvidenceRecorder:
         ``objects`` are the detections made on ``frame`` itself, when the detector ran on it.
         """
         snap, clip_path = self.paths(incident_id, frame.pts)
-        self.writer.snapshot(incident_id, frame, snap, objects)
+        if self._encoded_seen and frame.full_size is not None:
+            # Analysed scaled down: the snapshot is cut at full resolution from the compressed stream.
+            with self._lock:
+                units = self.units.since(frame.pts)
+            self.writer.snapshot_from_units(incident_id, units, frame, snap, objects)
+        else:
+            self.writer.snapshot(incident_id, frame, snap, objects)
         start = frame.pts - self.config.pre_roll_s
         clip = _Clip(incident_id, clip_path, start, frame.pts + self.config.post_roll_s)
         with self._lock:
