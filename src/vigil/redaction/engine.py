@@ -118,12 +118,19 @@ class Redactor:
         cfg = self.config
         if face_detector is None and cfg.faces.enabled:
             from vigil.detection.centerface import CenterFace
+            from vigil.runtime import ProviderUnavailableError
 
-            face_detector = CenterFace(
-                threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
-            )
+            try:
+                face_detector = CenterFace(
+                    threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
+                )
+            except ProviderUnavailableError as exc:
+                raise ProviderUnavailableError(
+                    f"redaction.detector.device is {cfg.detector.device!r} but the face detector cannot use it: "
+                    f"{exc}. Set redaction.detector.device: cpu, or run where onnxruntime-gpu finds the GPU"
+                ) from exc
         if object_detector is None and (cfg.heads.enabled or cfg.plates.enabled):
-            object_detector = build_detector(cfg.detector)
+            object_detector = build_detector(cfg.detector, "redaction.detector")
         if plate_finder is None and cfg.plates.enabled:
             plate_finder = _build_plate_finder(cfg)
         self._faces = face_detector
