@@ -162,3 +162,16 @@ def test_nvdec_decodes_the_same_frames_as_the_cpu(tmp_path: Path) -> None:
     assert [f.pts for f in gpu] == [f.pts for f in cpu]
     for a, b in zip(cpu, gpu, strict=True):
         assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 2.0  # colour conversion may round apart
+
+
+def test_vigil_analyze_decodes_only_the_reference_frames_and_analyses_at_5_fps(tmp_path: Path) -> None:
+    from vigil.config import load_config_text
+    from vigil.pipeline.analyze import analyze_video
+
+    clip = make_bframe_clip(tmp_path / "b2.mp4", frames=100, fps=25, bframes=2)  # 4 s
+    config = load_config_text(f'cameras: [{{id: cam, source: {{url: "{clip}"}}, analytic_fps: 5}}]')
+    report = analyze_video(clip, config)
+    assert report.frames_decoded < 40  # of 100: the I and P frames
+    assert report.frames_analysed == 20  # 5 fps of 4 s
+    full = load_config_text(f'cameras: [{{id: cam, source: {{url: "{clip}", decode: {{skip_nonref: false}}}}}}]')
+    assert analyze_video(clip, full).frames_decoded == 100

@@ -72,7 +72,9 @@ def open_source(
             decode=cfg.decode,
         )
     if scheme in ("http", "https"):
-        return HttpSource(camera_id, url, stall_timeout_s=cfg.stall_timeout_s, options=network_options(cfg, False))
+        return HttpSource(
+            camera_id, url, stall_timeout_s=cfg.stall_timeout_s, options=network_options(cfg, False), decode=cfg.decode
+        )
     if scheme not in ("", "file"):
         raise camera_error(
             camera_id,
