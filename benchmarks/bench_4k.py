@@ -80,16 +80,32 @@ def usage():
 
 out = {}
 t0 = time.perf_counter()
+first = None  # (cpu, wall) at the first frame: the loop's own cost, without imports and model loading
 if mode == "decode":
     import av
     with av.open(clip) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
-        out["frames"] = sum(1 for _ in c.decode(s))
+        n = 0
+        for _ in c.decode(s):
+            if n == 0:
+                first = (usage()[0], time.perf_counter())
+            n += 1
+        out["frames"] = n
 elif mode == "analyze":
     from pathlib import Path
     from vigil.config import load_config_text
     from vigil.pipeline.analyze import analyze_video
+    from vigil.pipeline.camera import CameraPipeline
+    process = CameraPipeline.process
+
+    def timed(self, frame):
+        global first
+        if first is None:
+            first = (usage()[0], time.perf_counter())
+        return process(self, frame)
+
+    CameraPipeline.process = timed
     cfg = load_config_text(open(cfg_path).read())
     t0 = time.perf_counter()  # the models are loaded in analyze_video, as in `vigil analyze`
     rep = analyze_video(Path(clip), cfg, evidence_dir=Path(extra))
@@ -141,8 +157,10 @@ elif mode == "evidence":
     source = AvSource("cam", clip, live=False, decode=DecodeConfig())
     source.min_fps = 5
     source.on_encoded = recorder.push_encoded
-    frames = source.frames(select=lambda pts: pts >= 6.0)
-    incident = next(iter(frames))  # an incident at 6 s, seen on the 1080p analysis copy
+    from vigil.sources import probe_video
+    middle = (probe_video(clip).duration_s or 4.0) / 2
+    frames = source.frames(select=lambda pts: pts >= middle)
+    incident = next(iter(frames))  # an incident in the middle of the clip, seen on the 1080p analysis copy
     t0 = time.perf_counter()
     recorder.start("inc", incident, None)
     for _ in frames:  # the rest of the file: the clip's post-roll
@@ -153,9 +171,12 @@ elif mode == "evidence":
         s = c.streams.video[0]
         out.update(clip_size=[s.width, s.height], clip_frames=sum(1 for _ in c.decode(s)))
     out.update(fail_closed_frames=len(fails), written=writer.written, failed=writer.failed)
+end_wall = time.perf_counter()
 if "wall_s" not in out:
-    out["wall_s"] = time.perf_counter() - t0
+    out["wall_s"] = end_wall - t0
 out["cpu_s"], out["peak_rss_mb"] = usage()
+if first is not None:
+    out["loop_cpu_s"], out["loop_wall_s"] = out["cpu_s"] - first[0], end_wall - first[1]
 print(json.dumps(out))
 """
 
@@ -250,7 +271,8 @@ def main() -> int:
                         cfg = config(tmp, f"{name}-{mode}-{rep}", clip, 1, mode, live=False)
                         r = result(child("analyze", clip, cfg, str(tmp / f"{name}-{mode}-{rep}-ev")))
                     r["realtime_factor"] = args.seconds / r["wall_s"]
-                    r["cameras_per_box_by_cpu"] = cores / (r["cpu_s"] / args.seconds)
+                    # The loop's CPU (from the first frame on): what a camera costs once running, without start-up.
+                    r["cameras_per_box_by_cpu"] = cores / (r["loop_cpu_s"] / args.seconds)
                     row.setdefault(mode, []).append(r)
                     print(f"{name} {mode} #{rep + 1}: {r['realtime_factor']:.2f}x real time", flush=True)
             for n in args.parallel:
@@ -289,20 +311,25 @@ def _mean(rows: list[dict], key: str) -> float:
 def report(res: dict) -> None:
     print(f"\n4K (3840x2160) H.264 25 fps, {res['seconds']:g} s clips, {res['cores']} cores")
     print(f"load average: start {res['load_avg_start']}, end {res['load_avg_end']}")
-    print(f"{'clip':<5} {'variant':<13} {'x real time':>11} {'cpu s':>7} {'peak RSS MB':>11} {'decoded':>8} "
-          f"{'analysed':>8} {'cams/box':>8}")  # fmt: skip
+    print("x real time: whole process (with start-up); loop cpu s: CPU from the first frame on; cams/box: cores "
+          "over the loop's CPU per second of video")
+    print(f"{'clip':<5} {'variant':<13} {'x real time':>11} {'cpu s':>7} {'loop cpu s':>10} {'peak RSS MB':>11} "
+          f"{'decoded':>8} {'analysed':>8} {'cams/box':>8}")  # fmt: skip
     for name, row in res["clips"].items():
         for mode in ("decode", "analyze", "analyze-full"):
             rows = row[mode]
             print(
                 f"{name:<5} {mode:<13} {_mean(rows, 'realtime_factor'):>11.2f} {_mean(rows, 'cpu_s'):>7.1f} "
+                f"{_mean(rows, 'loop_cpu_s'):>10.1f} "
                 f"{max(r['peak_rss_mb'] for r in rows):>11.0f} {rows[0]['frames']:>8} "
                 f"{rows[0].get('analysed', '-'):>8} {_mean(rows, 'cameras_per_box_by_cpu'):>8.2f}"
             )
-        dec = _mean(row["decode"], "wall_s")
+        dec, dec_cpu = _mean(row["decode"], "wall_s"), _mean(row["decode"], "loop_cpu_s")
         print(
-            f"{name:<5} analyze / plain decode wall time: {_mean(row['analyze'], 'wall_s') / dec:.2f} "
-            f"(before this change: {_mean(row['analyze-full'], 'wall_s') / dec:.2f}); "
+            f"{name:<5} analyze / plain decode: wall {_mean(row['analyze'], 'wall_s') / dec:.2f}, loop CPU "
+            f"{_mean(row['analyze'], 'loop_cpu_s') / dec_cpu:.2f} (every frame decoded, analysed at 4K: wall "
+            f"{_mean(row['analyze-full'], 'wall_s') / dec:.2f}, "
+            f"loop CPU {_mean(row['analyze-full'], 'loop_cpu_s') / dec_cpu:.2f}); "
             f"incidents {row['analyze'][0]['incidents']}, evidence files {row['analyze'][0]['evidence_files']}"
         )
         for key, val in row.items():
