@@ -96,3 +96,22 @@ def test_boxes_found_on_the_analysis_copy_are_placed_on_the_full_picture(tmp_pat
     recorder.note_objects(0.0, found, (2.0, 2.0))
     np.testing.assert_array_equal(recorder._objects[0.0].xyxy, [[20, 40, 60, 80]])
     assert Frame(np.zeros((1080, 1920, 3), np.uint8), full_size=(W, H)).scale == (2.0, 2.0)
+
+
+def test_a_snapshot_whose_picture_is_not_in_the_ring_is_the_analysis_copy_redacted(tmp_path: Path) -> None:
+    """No full-resolution frame at the incident's pts (the ring lost it): the analysed copy is written, redacted."""
+    from tests.conftest import checkerboard
+
+    class OneFace:
+        def detect(self, image: np.ndarray, scale: float = 1.0) -> Detections:
+            box = np.array([[10, 10, 60, 60]], np.float32)
+            return Detections(box, np.ones(1, np.float32), np.zeros(1, np.int32), data={"label": np.array(["face"])})
+
+    off = RedactionConfig(heads={"enabled": False}, plates={"enabled": False}, timeout_s=None)
+    writer = EvidenceWriter(Redactor(off, face_detector=OneFace()))
+    analysed = Frame(checkerboard(120, 160), "cam", 0, 5.0, full_size=(320, 240))
+    writer.snapshot_from_units("inc", [], analysed, tmp_path / "s.jpg")
+    writer.close()
+    written = read_image(tmp_path / "s.jpg").image
+    assert written.shape == (120, 160, 3) and writer.written == 1
+    assert changed_fraction(analysed.image, written, (10, 10, 60, 60)) >= 0.8
