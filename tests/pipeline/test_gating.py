@@ -70,3 +70,21 @@ def test_a_decoder_without_select_is_gated_in_process(tmp_path) -> None:
     for i in range(125):
         pipeline.process(Frame(image.copy(), "cam", i, i / 12.5))
     assert pipeline.times.analysed == 50
+
+
+def test_event_boxes_of_a_camera_analysed_scaled_down_are_in_full_resolution_pixels(tmp_path) -> None:
+    """A 4K camera analysed at 1080p reports its incidents where they are on the 4K picture."""
+    from vigil.core.events import IncidentEvent
+
+    pipeline = _pipeline(tmp_path, lambda image: Detections.empty())
+
+    def one_event(pts: float, signals: object) -> list[IncidentEvent]:
+        box = (10.0, 20.0, 30.0, 40.0)
+        return [IncidentEvent("e", "i", 1, "update", "pedestrian", "cam", 0.0, None, box, 0.9, 3)]
+
+    pipeline.lifecycle.update = one_event  # type: ignore[method-assign]
+    small = np.zeros((54, 96, 3), np.uint8)
+    (full,) = pipeline.process(Frame(small.copy(), "cam", 0, 0.0, full_size=(384, 216)))
+    assert full.bbox == (40.0, 80.0, 120.0, 160.0)
+    (same,) = pipeline.process(Frame(small.copy(), "cam", 1, 0.2))
+    assert same.bbox == (10.0, 20.0, 30.0, 40.0)

@@ -146,3 +146,23 @@ def test_text_plate_search_failure_fails_closed():
     out = r.redact(f, objects)
     assert out.fail_closed
     assert changed_fraction(f.image, out.image, (0, 0, 160, 120)) > 0.9
+
+
+def test_the_deadline_grows_with_the_frame_so_that_4k_evidence_is_searched_not_obscured_whole(monkeypatch):
+    """0.3 s of detection misses a 0.2 s deadline at 1080p; a 4K frame gets four times as long."""
+    import time
+
+    from vigil.redaction.engine import Analysis
+
+    r = Redactor(config(timeout_s=0.2), face_detector=BoxFaces())
+
+    def slow_analyse(image, objects=None, windows=None):
+        time.sleep(0.3)
+        return Analysis(Detections.empty(), Detections.empty())
+
+    monkeypatch.setattr(r, "analyse", slow_analyse)
+    with pytest.raises(RedactionError, match=r"longer than 0\.2s"):
+        r.analyse_checked(np.zeros((1080, 1920, 3), np.uint8))
+    time.sleep(0.2)  # let the late one finish, or the next call is refused as behind
+    assert len(r.analyse_checked(np.zeros((2160, 3840, 3), np.uint8)).regions) == 0
+    r.close()

@@ -38,3 +38,19 @@ def test_cuda_session_when_a_gpu_is_present():
         pytest.skip("no CUDA provider in this onnxruntime build")
     session = create_session(CENTERFACE_PATH, device="cuda")
     assert session.get_providers()[0] == "CUDAExecutionProvider"
+
+
+def test_a_gpu_device_that_is_not_there_is_an_error_naming_the_field():
+    import onnxruntime as ort
+
+    from vigil.detection import ObjectDetectorConfig, build_detector
+    from vigil.redaction import RedactionConfig, Redactor
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    for device in ("cuda", "tensorrt"):
+        wanted = rf"detector\.device is '{device}'.*set detector\.device: cpu"
+        with pytest.raises(ProviderUnavailableError, match=wanted):
+            build_detector(ObjectDetectorConfig(device=device))
+    with pytest.raises(ProviderUnavailableError, match=r"redaction\.detector\.device is 'cuda'"):
+        Redactor(RedactionConfig(detector={"device": "cuda"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.server
 import threading
 import time
@@ -123,3 +124,49 @@ class MjpegServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@functools.lru_cache(maxsize=4)
+def _texture(w: int, h: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.dstack([(xx * 7 + yy * 3) % 256, (xx * 2 + yy * 5) % 256, (xx ^ yy) % 256]).astype(np.uint8)
+
+
+def moving_picture(i: int, w: int, h: int) -> np.ndarray:
+    """Frame ``i`` of a test scene: a fixed texture with a bright square moving across it (every frame differs)."""
+    image = _texture(w, h).copy()
+    side = max(8, h // 6)
+    x0 = (i * max(2, w // 40)) % max(1, w - side)
+    image[h // 3 : h // 3 + side, x0 : x0 + side] = 255
+    return image
+
+
+def make_bframe_clip(
+    path: Path,
+    frames: int = 50,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 25,
+    bframes: int = 2,
+    pyramid: bool = False,
+    gop: int = 25,
+    picture: Callable[[int, int, int], np.ndarray] = moving_picture,
+) -> Path:
+    """An H.264 MP4 with ``bframes`` B-frames between reference frames, non-reference unless ``pyramid``.
+
+    B-frames are forced (``b-adapt=0``) so that the frame types do not depend on the content.
+    """
+    from fractions import Fraction
+
+    params = f"b-adapt=0:b-pyramid={'normal' if pyramid else 'none'}:scenecut=0"
+    opts = {"preset": "ultrafast", "crf": "20", "g": str(gop), "bf": str(bframes), "x264-params": params}
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options=opts)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.max_b_frames = bframes
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

@@ -100,6 +100,34 @@ class LineConfig(_Strict):
         return v
 
 
+class DecodeConfig(_Strict):
+    """How a camera's video is decoded: only what analysis needs (see docs/4k-gpu.md)."""
+
+    skip_nonref: bool = Field(
+        True,
+        title="Skip non-reference frames",
+        description="Let the decoder drop frames no other frame is predicted from (most B-frames) while the "
+        "frames left still come at least at the camera's analytic fps; the frames kept are decoded exactly as "
+        "in a full decode, and evidence clips are decoded afresh from the camera's compressed stream. "
+        "Streams without such frames (most I/P-only cameras) are decoded in full either way.",
+    )
+    analysis_max_width: int | None = Field(
+        1920,
+        ge=64,
+        title="Analysis width (px)",
+        description="Frames wider than this are analysed scaled down to this width (scaled while converted from "
+        "the decoder's YUV, in one pass); snapshots and clips are still cut at full resolution from the "
+        "compressed stream and redacted there, and event boxes are given in full-resolution pixels. "
+        "Empty: analyse at full resolution.",
+    )
+    hwaccel: Literal["cuda"] | None = Field(
+        None,
+        title="Hardware decoding",
+        description="Decode on the GPU (NVDEC through FFmpeg's cuda hwaccel). A device that is not there is an "
+        "error of the camera, never a silent fallback to the CPU. Empty: decode on the CPU.",
+    )
+
+
 class SourceConfig(_Strict):
     """Where a camera's frames come from."""
 
@@ -122,6 +150,11 @@ class SourceConfig(_Strict):
     )
     max_backoff_s: float = Field(
         30.0, gt=0, title="Max reconnect delay (s)", description="Upper bound of the exponential reconnect backoff."
+    )
+    decode: DecodeConfig = Field(
+        default_factory=DecodeConfig,
+        title="Decoding",
+        description="Video sources (files, RTSP, HTTP streams): frame skipping, analysis size, hardware decoding.",
     )
 
 

@@ -47,15 +47,28 @@ class Frame:
         0-based decode order within the source.
     pts : float
         Presentation time in seconds, taken from the stream (not the wall clock).
+    full_size : tuple of int, optional
+        (width, height) of the camera's picture when ``image`` is a copy scaled
+        down for analysis (a 4K camera analysed at 1080p); ``None`` when
+        ``image`` is the picture at its own size. Boxes found on ``image`` are
+        multiplied by :attr:`scale` to place them on the full picture.
     """
 
     image: np.ndarray
     source_id: str = ""
     index: int = 0
     pts: float = 0.0
+    full_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         _check_image(self.image)
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """(x, y) factors from ``image`` pixels to the full picture's pixels; (1, 1) at full size."""
+        if self.full_size is None:
+            return 1.0, 1.0
+        return self.full_size[0] / self.image.shape[1], self.full_size[1] / self.image.shape[0]
 
     @property
     def height(self) -> int:

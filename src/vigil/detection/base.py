@@ -54,16 +54,24 @@ def register_detector(type_name: str) -> Callable[[DetectorFactory], DetectorFac
     return wrap
 
 
-def build_detector(config: ObjectDetectorConfig) -> Detector:
-    """Instantiate the detector plugin named by ``config.type``."""
+def build_detector(config: ObjectDetectorConfig, field: str = "detector") -> Detector:
+    """Instantiate the detector plugin named by ``config.type``; ``field`` names the config in errors."""
     # Importing the modules registers the built-in plugins.
     from vigil.detection import nanodet, onnx_layouts  # noqa: F401
+    from vigil.runtime import ProviderUnavailableError
 
     try:
         factory = _REGISTRY[config.type]
     except KeyError:
         raise ValueError(f"unknown detector type {config.type!r}; known: {sorted(_REGISTRY)}") from None
-    return factory(config)
+    try:
+        return factory(config)
+    except ProviderUnavailableError as exc:
+        # Never a silent CPU fallback: name the field, so that the operator sees what to change.
+        raise ProviderUnavailableError(
+            f"{field}.device is {config.device!r} but it cannot be used here: {exc}. Install onnxruntime-gpu "
+            f"with a matching CUDA (and TensorRT) on a machine with an NVIDIA GPU, or set {field}.device: cpu"
+        ) from exc
 
 
 @dataclass(frozen=True)

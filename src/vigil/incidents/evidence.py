@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vigil.config.models import EvidenceConfig
 from vigil.core import Detections, Frame
+from vigil.incidents.ring import EncodedRing, FrameRing, RingFrame
 from vigil.redaction import Redactor, TemporalRedactor
 from vigil.sources.encoded import Encoded, decode_runs
 from vigil.storage import VideoWriter, write_image
@@ -52,126 +52,6 @@ RING_SLACK_S = 3.0
 MAX_CLIP_BYTES = 256 * 1024 * 1024
 
 
-@dataclass(slots=True)
-class RingFrame:
-    """A decoded raw frame kept compactly: I420 planes (half of BGR), or BGR when a side is odd."""
-
-    pixels: np.ndarray
-    source_id: str
-    index: int
-    pts: float
-    yuv: bool
-
-    @classmethod
-    def of(cls, frame: Frame) -> RingFrame:
-        h, w = frame.image.shape[:2]
-        if h % 2 or w % 2:
-            return cls(frame.image, frame.source_id, frame.index, frame.pts, False)
-        return cls(cv2.cvtColor(frame.image, cv2.COLOR_BGR2YUV_I420), frame.source_id, frame.index, frame.pts, True)
-
-    def frame(self, pts: float | None = None) -> Frame:
-        image = cv2.cvtColor(self.pixels, cv2.COLOR_YUV2BGR_I420) if self.yuv else self.pixels
-        return Frame(image, self.source_id, self.index, self.pts if pts is None else pts)
-
-
-class FrameRing:
-    """The last ``seconds`` of decoded raw frames, thinned to at most ``fps`` (memory only), as I420.
-
-    Used for sources that do not hand over their compressed stream.
-    """
-
-    def __init__(self, seconds: float, fps: float) -> None:
-        self.seconds = seconds
-        self.period = 1.0 / fps
-        self._frames: deque[RingFrame] = deque()
-        self._last_pts = -float("inf")
-
-    def due(self, pts: float) -> bool:
-        """Whether a frame at ``pts`` would be kept (no side effect)."""
-        return not (pts - self._last_pts < self.period - 1e-3 and pts >= self._last_pts)
-
-    def push(self, frame: Frame) -> RingFrame | None:
-        """Keep the frame if it is due at the ring's rate; returns what was kept."""
-        if not self.due(frame.pts):
-            return None
-        self._last_pts = frame.pts
-        kept = RingFrame.of(frame)
-        self._frames.append(kept)
-        while self._frames and frame.pts - self._frames[0].pts > self.seconds:
-            self._frames.popleft()
-        return kept
-
-    def frames(self) -> list[RingFrame]:
-        return list(self._frames)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(f.pixels.nbytes for f in self._frames)
-
-
-class EncodedRing:
-    """The camera's compressed stream for the last ``seconds``, from the key unit before them (memory only).
-
-    Parameters
-    ----------
-    seconds : float
-        Pre-roll to keep.
-    fps : float
-        Images (every unit a key unit: MJPEG, image folders) are thinned to this rate.
-    max_bytes : int
-        Bound of the ring; a stream whose key frames are too far apart for it keeps less pre-roll.
-    """
-
-    def __init__(self, seconds: float, fps: float, max_bytes: int = 64 * 1024 * 1024) -> None:
-        self.seconds = seconds
-        self.period = 1.0 / fps
-        self.max_bytes = max_bytes
-        self._units: deque[Encoded] = deque()
-        self._bytes = 0
-        self._newest = -float("inf")
-        self._last_image = -float("inf")
-
-    def push(self, unit: Encoded) -> bool:
-        """Keep a unit (images at the ring's rate); returns whether it was kept."""
-        if unit.pts is not None:
-            self._newest = max(self._newest, unit.pts)
-            if unit.raw is None and unit.key:  # a still image: thinned like decoded frames
-                if 0 <= unit.pts - self._last_image < self.period - 1e-3:
-                    return False
-                self._last_image = unit.pts
-        self._units.append(unit)
-        self._bytes += unit.size
-        self._trim()
-        return True
-
-    def since(self, pts: float) -> list[Encoded]:
-        """The units from the last key unit at or before ``pts`` (or the oldest one kept) to the newest."""
-        units = list(self._units)
-        start = 0
-        for i, u in enumerate(units):
-            if u.key and u.pts is not None and u.pts <= pts:
-                start = i
-        return units[start:]
-
-    @property
-    def nbytes(self) -> int:
-        return self._bytes
-
-    def _trim(self) -> None:
-        """Drop whole key-to-key runs that ended before the pre-roll, and the oldest runs beyond ``max_bytes``."""
-        cutoff = self._newest - self.seconds
-        while True:
-            nxt = next((i for i, u in enumerate(self._units) if i > 0 and u.key), None)
-            if nxt is None:
-                return
-            second_key = self._units[nxt]
-            old_enough = second_key.pts is not None and second_key.pts <= cutoff
-            if not (old_enough or self._bytes > self.max_bytes):
-                return
-            for _ in range(nxt):
-                self._bytes -= self._units.popleft().size
-
-
 @dataclass
 class _Clip:
     incident_id: str
@@ -181,6 +61,18 @@ class _Clip:
     frames: list[RingFrame] = field(default_factory=list)
     units: list[Encoded] = field(default_factory=list)
     unit_bytes: int = 0
+
+
+def scaled(objects: Detections | None, scale: tuple[float, float]) -> Detections | None:
+    """Boxes found on a frame scaled down for analysis, placed on the full picture."""
+    if objects is None or scale == (1.0, 1.0) or len(objects) == 0:
+        return objects
+    sx, sy = scale
+    return objects.with_xyxy(objects.xyxy * np.array([sx, sy, sx, sy], np.float32))
+
+
+#: A snapshot cut from the compressed stream takes the decoded frame whose pts is this close to the incident's.
+SNAPSHOT_MATCH_S = 0.02
 
 
 def _thinned(frames: Iterator[tuple[float, np.ndarray]], start: float, end: float, fps: float) -> Iterator[Frame]:
@@ -232,6 +124,23 @@ class EvidenceWriter:
     def snapshot(self, incident_id: str, frame: Frame, path: Path, objects: Detections | None = None) -> None:
         """Redact and write one frame; ``objects`` are the pipeline's detections on it, if it ran the detector."""
         self._submit("snapshot", self._write_snapshot, incident_id, frame, path, objects)
+
+    def snapshot_from_units(
+        self,
+        incident_id: str,
+        units: list[Encoded],
+        frame: Frame,
+        path: Path,
+        objects: Detections | None = None,
+    ) -> None:
+        """Redact and write the full-resolution picture of ``frame`` (analysed scaled down), decoded from ``units``.
+
+        ``units`` run from the key unit before ``frame`` on; ``objects`` are
+        the detections on ``frame`` in its own (analysis) pixels. When the
+        picture cannot be found among the decoded frames, ``frame`` itself is
+        written (redacted, at the analysis size).
+        """
+        self._submit("snapshot", self._write_snapshot_units, incident_id, units, frame, path, objects)
 
     def clip(
         self,
@@ -297,6 +206,25 @@ class EvidenceWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_image(path, self.redactor.redact(frame, objects))
         self._done(incident_id, "snapshot", path)
+
+    def _write_snapshot_units(
+        self, incident_id: str, units: list[Encoded], frame: Frame, path: Path, objects: Detections | None
+    ) -> None:
+        full: Frame | None = None
+        best = SNAPSHOT_MATCH_S
+        for pts, image in decode_runs(units):
+            if abs(pts - frame.pts) <= best:
+                full, best = Frame(image, frame.source_id, frame.index, frame.pts), abs(pts - frame.pts)
+            elif pts > frame.pts + SNAPSHOT_MATCH_S:
+                break
+        if full is None:
+            log.warning(
+                "incident %s: no full-resolution picture at %.3f s; snapshot at analysis size", incident_id, frame.pts
+            )
+            self._write_snapshot(incident_id, frame, path, objects)
+            return
+        sx, sy = full.width / frame.width, full.height / frame.height
+        self._write_snapshot(incident_id, full, path, scaled(objects, (sx, sy)))
 
     def _write_frames(
         self, incident_id: str, frames: list, path: Path, fps: float, objects: dict[float, Detections]
@@ -416,9 +344,15 @@ class EvidenceRecorder:
             self._open = still_open
         self._write(done)
 
-    def note_objects(self, pts: float, objects: Detections) -> None:
-        """The detector's findings on the analysed frame at ``pts``: the clip's redaction reuses them."""
+    def note_objects(self, pts: float, objects: Detections, scale: tuple[float, float] = (1.0, 1.0)) -> None:
+        """The detector's findings on the analysed frame at ``pts``: the clip's redaction reuses them.
+
+        ``scale`` places them on the full picture when the frame was analysed
+        scaled down (clips cut from the compressed stream are full size).
+        """
         with self._lock:
+            if self._encoded_seen:
+                objects = scaled(objects, scale)  # type: ignore[assignment]
             self._objects[round(pts, 4)] = objects
             horizon = self.config.pre_roll_s + self.config.post_roll_s + 2 * REORDER_S + 5.0
             while self._objects and next(iter(self._objects)) < pts - horizon:
@@ -430,7 +364,13 @@ class EvidenceRecorder:
         ``objects`` are the detections made on ``frame`` itself, when the detector ran on it.
         """
         snap, clip_path = self.paths(incident_id, frame.pts)
-        self.writer.snapshot(incident_id, frame, snap, objects)
+        if self._encoded_seen and frame.full_size is not None:
+            # Analysed scaled down: the snapshot is cut at full resolution from the compressed stream.
+            with self._lock:
+                units = self.units.since(frame.pts)
+            self.writer.snapshot_from_units(incident_id, units, frame, snap, objects)
+        else:
+            self.writer.snapshot(incident_id, frame, snap, objects)
         start = frame.pts - self.config.pre_roll_s
         clip = _Clip(incident_id, clip_path, start, frame.pts + self.config.post_roll_s)
         with self._lock:

@@ -1,8 +1,11 @@
 """``vigil analyze``: one video file through the incident pipeline, as fast as the machine allows.
 
-Only frames the camera's analytic rate selects are converted to arrays (unless
-evidence is recorded, which needs the others for clips); the detector runs on
-them when the motion gate says something moved.
+The file is read as a camera is (:class:`~vigil.sources.AvSource`, with the
+camera's ``source.decode`` settings): non-reference frames are skipped where the
+analytic rate allows, only the frames that rate selects are converted to arrays
+(scaled down to the analysis width), and the detector runs on them when the
+motion gate says something moved. Evidence is cut from the file's compressed
+packets, decoded afresh at full resolution, and redacted.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from vigil.detection import build_detector
 from vigil.incidents.evidence import EvidenceRecorder, EvidenceWriter
 from vigil.pipeline.camera import CameraPipeline
 from vigil.redaction import Redactor
-from vigil.sources import iter_video, probe_video
+from vigil.sources import probe_video
+from vigil.sources.avsource import AvSource
 from vigil.tracking import TrackerConfig
 
 
@@ -126,14 +130,16 @@ def analyze_video(
             if on_event is not None:
                 on_event(event)
 
+    source = AvSource(camera.id, str(video), live=False, decode=camera.source.decode)
+    source.min_fps = camera.analytic_fps
+    if recorder is not None:
+        source.on_encoded = recorder.push_encoded
     t0 = time.perf_counter()
-    decoded = 0
     last_pts = 0.0
     try:
-        for frame in iter_video(video, source_id=camera.id, select=pipeline.select):
+        for frame in source.frames(select=pipeline.select):
             emit(pipeline.process(frame))
             last_pts = frame.pts
-        decoded = pipeline.times.frames_in
     finally:
         emit(pipeline.close())
         if writer is not None:
@@ -145,7 +151,7 @@ def analyze_video(
         camera_id=camera.id,
         duration_s=info.duration_s or last_pts,
         wall_s=wall,
-        frames_decoded=info.frames or decoded,
+        frames_decoded=source.decoded,
         frames_analysed=times.analysed,
         frames_detected=times.detected,
         events=n_events,

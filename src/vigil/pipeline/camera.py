@@ -123,6 +123,7 @@ class CameraPipeline:
         self._last: Detections = Detections.empty()
         self._tracked = np.zeros((0, 4), np.float32)
         self._last_pts = 0.0
+        self._scale = (1.0, 1.0)  # of the latest analysed frame to the full picture (see Frame.scale)
         # select() runs on the reader thread, process() on the dispatcher: the gate's
         # decisions wait here, in pts order, until their frame arrives or is dropped.
         self._gate_lock = threading.Lock()
@@ -206,9 +207,17 @@ class CameraPipeline:
         events = self.lifecycle.update(frame.pts, signals)
         t = times.add("rules", t)
         self._last_pts = frame.pts
+        self._scale = frame.scale
         if self.recorder is not None and fresh is not None:
-            self.recorder.note_objects(frame.pts, fresh)
-        return self._with_evidence(events, frame, fresh)
+            self.recorder.note_objects(frame.pts, fresh, frame.scale)
+        return self._with_evidence(self._full_scale(events), frame, fresh)
+
+    def _full_scale(self, events: list[IncidentEvent]) -> list[IncidentEvent]:
+        """Event boxes in the full picture's pixels when frames are analysed scaled down (a 4K camera at 1080p)."""
+        if self._scale == (1.0, 1.0):
+            return events
+        sx, sy = self._scale
+        return [replace(e, bbox=(e.bbox[0] * sx, e.bbox[1] * sy, e.bbox[2] * sx, e.bbox[3] * sy)) for e in events]
 
     def discontinuity(self) -> None:
         """The picture jumped (a file looped, a stream switched, a PTZ camera went to another preset).
@@ -257,7 +266,7 @@ class CameraPipeline:
 
     def close(self) -> list[IncidentEvent]:
         """End of stream: end every open incident and write pending clips."""
-        events = self.lifecycle.flush(self._last_pts)
+        events = self._full_scale(self.lifecycle.flush(self._last_pts))
         if self.recorder is not None:
             self.recorder.flush()
         return events

@@ -80,6 +80,7 @@ class _Camera:
             self.on_status,
             select=self.pipeline.select,
             on_encoded=recorder.push_encoded,  # the ring keeps the camera's compressed stream
+            min_fps=camera.analytic_fps,  # the decoder may skip non-reference frames down to this rate
         )
 
     @property

@@ -160,5 +160,7 @@ class RedactionConfig(_Strict):
         10.0,
         gt=0,
         title="Detection timeout (s)",
-        description="A frame whose detection takes longer is obscured whole (fail closed). Empty disables.",
+        description="A frame whose detection takes longer is obscured whole (fail closed). Given for a frame of "
+        "1920x1080 or smaller; larger frames get it in proportion to their pixels (4K: four times), as their "
+        "faces are searched in tiles at full resolution. Empty disables.",
     )

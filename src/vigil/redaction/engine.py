@@ -28,6 +28,8 @@ from vigil.redaction.obscure import obscure_boxes, obscure_frame
 log = logging.getLogger(__name__)
 
 FACE, HEAD, PLATE = "face", "head", "plate"
+#: The frame size ``timeout_s`` is given for; larger frames get proportionally more time.
+FULL_HD_PIXELS = 1920 * 1080
 
 
 class FaceDetector(Protocol):
@@ -118,12 +120,19 @@ class Redactor:
         cfg = self.config
         if face_detector is None and cfg.faces.enabled:
             from vigil.detection.centerface import CenterFace
+            from vigil.runtime import ProviderUnavailableError
 
-            face_detector = CenterFace(
-                threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
-            )
+            try:
+                face_detector = CenterFace(
+                    threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
+                )
+            except ProviderUnavailableError as exc:
+                raise ProviderUnavailableError(
+                    f"redaction.detector.device is {cfg.detector.device!r} but the face detector cannot use it: "
+                    f"{exc}. Set redaction.detector.device: cpu, or run where onnxruntime-gpu finds the GPU"
+                ) from exc
         if object_detector is None and (cfg.heads.enabled or cfg.plates.enabled):
-            object_detector = build_detector(cfg.detector)
+            object_detector = build_detector(cfg.detector, "redaction.detector")
         if plate_finder is None and cfg.plates.enabled:
             plate_finder = _build_plate_finder(cfg)
         self._faces = face_detector
@@ -285,6 +294,9 @@ class Redactor:
         try:
             if timeout is None:
                 return self.analyse(image, objects, windows)
+            # The face search (in tiles at full resolution above faces.tile_above) costs in proportion to the
+            # pixels: a 4K frame gets four times the deadline of a 1080p one, which would otherwise fail closed.
+            timeout *= max(1.0, image.shape[0] * image.shape[1] / FULL_HD_PIXELS)
             if self._late is not None and not self._late.done():
                 raise RedactionError("redaction is behind: the previous frame is still being analysed")
             with self._executor_lock:  # one executor, even when threads start redacting together

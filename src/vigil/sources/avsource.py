@@ -18,7 +18,7 @@ from vigil.sources.base import Clock, Pacer, Select, camera_error, redact_url
 from vigil.sources.encoded import Encoded, EncodedSink, VideoCodec
 
 if TYPE_CHECKING:
-    from vigil.config.models import SourceConfig
+    from vigil.config.models import DecodeConfig, SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,14 @@ def network_options(cfg: SourceConfig, rtsp: bool) -> dict[str, str]:
     return opts
 
 
+def analysis_size(width: int, height: int, max_width: int | None) -> tuple[int, int] | None:
+    """The (even) size a frame is analysed at when it is wider than ``max_width``; ``None``: its own size."""
+    if max_width is None or width <= max_width:
+        return None
+    w = max_width - max_width % 2
+    return w, max(2, round(height * w / width / 2) * 2)
+
+
 def _describe(exc: Exception, read_timeout_s: float | None) -> str:
     """A short reason for an FFmpeg error; PyAV's own timeout reads as 'Immediate exit requested'."""
     if isinstance(exc, av.error.ExitError):
@@ -58,7 +66,15 @@ def _describe(exc: Exception, read_timeout_s: float | None) -> str:
 
 
 class AvSource:
-    """A video file or network stream decoded with PyAV; every frame is decoded.
+    """A video file or network stream decoded with PyAV: what analysis needs, on several threads.
+
+    Decoding is most of a camera's cost at 4K, so the source decodes no more
+    than it must (see ``decode``): the decoder skips non-reference frames while
+    the frames left still come at :attr:`min_fps`, frames nobody selects are
+    never converted from YUV, and selected frames wider than the analysis width
+    are scaled down in the same pass that converts them to BGR. Evidence does
+    not need the skipped frames: clips are decoded afresh, in full, from the
+    compressed units handed to :attr:`on_encoded`.
 
     Parameters
     ----------
@@ -77,6 +93,9 @@ class AvSource:
     stall_timeout_s : float
         Read timeout for network streams (also given to PyAV, which interrupts
         FFmpeg's blocking calls past it).
+    decode : DecodeConfig, optional
+        Frame skipping, analysis width and hardware decoding; default: decode
+        every frame on the CPU at full size.
     """
 
     def __init__(
@@ -90,6 +109,7 @@ class AvSource:
         realtime: bool = False,
         stall_timeout_s: float = 10.0,
         clock: Clock = time.monotonic,
+        decode: DecodeConfig | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.url = url
@@ -103,6 +123,16 @@ class AvSource:
         self._interval = 1.0 / 25  # frame duration, from the stream once it is open
         #: Gets every packet read (for the evidence ring), stamped on the frames' timeline; set before ``frames``.
         self.on_encoded: EncodedSink | None = None
+        self._skip_nonref = decode.skip_nonref if decode is not None else False
+        self._max_width = decode.analysis_max_width if decode is not None else None
+        self._hwaccel = decode.hwaccel if decode is not None else None
+        #: The analytic rate the consumer needs (set before ``frames``): non-reference frames are skipped only
+        #: while the frames left still come at least this often. ``None``: every frame is decoded.
+        self.min_fps: float | None = None
+        #: Frames the decoder returned (skipped frames are not counted), over all passes and connections.
+        self.decoded = 0
+        #: Whether the decoder is skipping non-reference frames right now.
+        self.skipping = False
 
     def close(self) -> None:
         """Ask :meth:`frames` to stop at its next packet; the container is closed by the reader."""
@@ -131,6 +161,12 @@ class AvSource:
         kwargs: dict[str, Any] = {"mode": "r", "container_options": self._options}
         if self.live:
             kwargs["timeout"] = (self._stall_timeout_s + 2.0, self._stall_timeout_s)
+        if self._hwaccel is not None:
+            from av.codec.hwaccel import HWAccel
+
+            # No software fallback: a camera configured for the GPU that decodes on the CPU would
+            # silently take the cores the other cameras were sized for.
+            kwargs["hwaccel"] = HWAccel(self._hwaccel, allow_software_fallback=False)
         what = "connect to" if self.live else "open video"
         try:
             container = av.open(self.url, **kwargs)
@@ -139,11 +175,56 @@ class AvSource:
                 self.camera_id, f"cannot {what} {self.url}: timed out after {self._stall_timeout_s + 2.0:g} s", self.url
             ) from exc
         except (av.error.FFmpegError, OSError, ValueError) as exc:
+            if self._hwaccel is not None:
+                raise self._hwaccel_error(exc) from exc
             raise camera_error(self.camera_id, f"cannot {what} {self.url} ({_describe(exc, None)})", self.url) from exc
         if not container.streams.video:
             container.close()
             raise camera_error(self.camera_id, f"{self.url} contains no video stream", self.url)
         return container
+
+    def _hwaccel_error(self, exc: Exception) -> Exception:
+        """The camera asked for a decoding device that FFmpeg cannot open: say which field, no CPU fallback."""
+        return camera_error(
+            self.camera_id,
+            f"source.decode.hwaccel is {self._hwaccel!r} but FFmpeg cannot decode {self.url} on that device "
+            f"({_describe(exc, None)}); is a GPU with NVDEC and its driver present? Remove the field to decode "
+            "on the CPU",
+            self.url,
+        )
+
+    def _image(self, vframe: Any) -> tuple[Any, tuple[int, int] | None]:
+        """BGR pixels of a selected frame, scaled down to the analysis width in the same pass when it is wider."""
+        size = analysis_size(vframe.width, vframe.height, self._max_width)
+        if size is None:
+            return vframe.to_ndarray(format="bgr24"), None
+        image = vframe.to_ndarray(width=size[0], height=size[1], format="bgr24", interpolation="AREA")
+        return image, (vframe.width, vframe.height)
+
+    def _start_skipping(self, stream: Any) -> None:
+        """Skip non-reference frames when at most half of the frames are needed (stream rate over analytic rate)."""
+        rate = 1.0 / self._interval
+        self.skipping = bool(self._skip_nonref and self.min_fps and rate >= 2 * self.min_fps)
+        if self.skipping:
+            stream.codec_context.skip_frame = "NONREF"
+
+    def _check_gap(self, stream: Any, gap: float) -> None:
+        """Stop skipping for this connection once two decoded frames lie further apart than the analytic period.
+
+        The stream then has too few reference frames for the analytic rate (a
+        camera's temporal layering, B-frames everywhere): every frame is decoded.
+        """
+        assert self.min_fps is not None
+        if gap > 1.0 / self.min_fps + 1e-3:
+            stream.codec_context.skip_frame = "DEFAULT"
+            self.skipping = False
+            log.info(
+                "camera %s: decoded frames %.3f s apart while skipping non-reference frames, more than the analytic "
+                "period (%.3f s): decoding every frame",
+                self.camera_id,
+                gap,
+                1.0 / self.min_fps,
+            )
 
     def frames(self, select: Select | None = None) -> Iterator[Frame]:
         pacer = Pacer(self._closing, self._clock) if self._realtime else None
@@ -178,6 +259,7 @@ class AvSource:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         self._interval = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+        self._start_skipping(stream)
         last: float | None = None
         first_raw: float | None = None
         first_packet: float | None = None  # stands in for first_raw until the first frame is decoded
@@ -215,14 +297,18 @@ class AvSource:
                         pts = last + self._interval if last is not None else (offset or 0.0)
                     if last is not None and pts <= last:
                         pts = last + self._interval
+                    if self.skipping and last is not None:
+                        self._check_gap(stream, pts - last)
                     last = pts
                     count += 1
+                    self.decoded += 1
                     waiting_since = self._clock()
                     if select is not None and not select(pts):
                         continue
                     if pacer is not None and not pacer.wait_for(pts):
                         return last, count
-                    yield Frame(vframe.to_ndarray(format="bgr24"), self.camera_id, index + count - 1, pts)
+                    image, full_size = self._image(vframe)
+                    yield Frame(image, self.camera_id, index + count - 1, pts, full_size)
                     waiting_since = self._clock()
                 if self.live and self._clock() - waiting_since > self._stall_timeout_s:
                     raise camera_error(
@@ -231,6 +317,8 @@ class AvSource:
         except av.error.FFmpegError as exc:
             if self._closing.is_set():
                 return last, count
+            if self._hwaccel is not None and count == 0:
+                raise self._hwaccel_error(exc) from exc
             raise camera_error(
                 self.camera_id,
                 f"{'stream' if self.live else 'decoding'} failed after {count} frames: {url} "

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from email.message import Message
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import cv2
@@ -29,6 +30,9 @@ from vigil.sources.avsource import AvSource
 from vigil.sources.base import Clock, Select, camera_error, redact_url
 from vigil.sources.encoded import EncodedSink, image_unit
 from vigil.sources.files import SourceError
+
+if TYPE_CHECKING:
+    from vigil.config.models import DecodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +78,13 @@ class HttpSource:
         stall_timeout_s: float = 10.0,
         options: dict[str, str] | None = None,
         clock: Clock = time.monotonic,
+        decode: DecodeConfig | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.url = url
+        self._decode = decode
+        #: Passed on to PyAV for content types other than MJPEG (see :attr:`AvSource.min_fps`).
+        self.min_fps: float | None = None
         self._stall_timeout_s = stall_timeout_s
         self._options = options
         self._clock = clock
@@ -146,9 +154,15 @@ class HttpSource:
             return
         log.debug("camera %s: %s is %s, decoding with PyAV", self.camera_id, redact_url(self.url), msg["content-type"])
         self._delegate = AvSource(
-            self.camera_id, self.url, live=True, options=self._options, stall_timeout_s=self._stall_timeout_s
+            self.camera_id,
+            self.url,
+            live=True,
+            options=self._options,
+            stall_timeout_s=self._stall_timeout_s,
+            decode=self._decode,
         )
         self._delegate.on_encoded = self.on_encoded
+        self._delegate.min_fps = self.min_fps
         yield from self._delegate.frames(select)
 
     def _mjpeg(self, resp: http.client.HTTPResponse, boundary: bytes, select: Select | None) -> Iterator[Frame]:

@@ -50,7 +50,7 @@ def open_source(
     camera_id : str
         Named in every error.
     cfg : SourceConfig
-        URL, RTSP transport, loop / real time (files), stall timeout.
+        URL, RTSP transport, loop / real time (files), stall timeout, decoding.
     image_fps : float
         Frame rate assumed for a directory of images, which has no timestamps.
 
@@ -69,9 +69,12 @@ def open_source(
             options=network_options(cfg, rtsp=True),
             stall_timeout_s=cfg.stall_timeout_s,
             clock=clock,
+            decode=cfg.decode,
         )
     if scheme in ("http", "https"):
-        return HttpSource(camera_id, url, stall_timeout_s=cfg.stall_timeout_s, options=network_options(cfg, False))
+        return HttpSource(
+            camera_id, url, stall_timeout_s=cfg.stall_timeout_s, options=network_options(cfg, False), decode=cfg.decode
+        )
     if scheme not in ("", "file"):
         raise camera_error(
             camera_id,
@@ -81,7 +84,9 @@ def open_source(
     path = _local_path(url)
     if path.is_dir() or (path.is_file() and is_image_path(path)):
         return ImageDirSource(camera_id, path, loop=cfg.loop, realtime=cfg.realtime, fps=image_fps, clock=clock)
-    return AvSource(camera_id, str(path), live=False, loop=cfg.loop, realtime=cfg.realtime, clock=clock)
+    return AvSource(
+        camera_id, str(path), live=False, loop=cfg.loop, realtime=cfg.realtime, clock=clock, decode=cfg.decode
+    )
 
 
 __all__ = ["AvSource", "FrameSource", "SourceError", "network_options", "open_source"]

@@ -84,6 +84,9 @@ class CameraSupervisor:
         Gets the compressed units (packets, JPEG images) of sources that hand
         them over, on the reader thread, with ``pts`` on the same monotonic
         timeline as the frames (for the evidence ring; must be quick).
+    min_fps : float, optional
+        The analytic rate: given to sources that can thin their decoding
+        (skip non-reference frames) as the rate they must still deliver.
     """
 
     def __init__(
@@ -101,8 +104,10 @@ class CameraSupervisor:
         select: Callable[[float], bool | Selection] | None = None,
         log_every_s: float = 60.0,
         on_encoded: EncodedSink | None = None,
+        min_fps: float | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self._min_fps = min_fps
         self.cfg = cfg
         self._on_frame = on_frame
         self._on_status = on_status
@@ -309,6 +314,8 @@ class CameraSupervisor:
         self._pts_delta, self._early_units = None, []
         if self._on_encoded is not None and hasattr(source, "on_encoded"):
             source.on_encoded = self._encoded  # type: ignore[attr-defined]
+        if self._min_fps is not None and hasattr(source, "min_fps"):
+            source.min_fps = self._min_fps  # type: ignore[attr-defined]
         frames = source.frames(select=self._gate)
         try:
             if self._stop.is_set():
