@@ -8,6 +8,7 @@ import av
 import numpy as np
 
 from tests.conftest import changed_fraction
+from tests.incidents.leakscan import leak_scan
 from tests.redaction.test_real_faces import annotated_faces
 from tests.sources.helpers import make_bframe_clip
 from vigil.config.models import DecodeConfig, EvidenceConfig
@@ -77,6 +78,9 @@ def test_the_snapshot_of_a_4k_camera_is_cut_at_4k_and_its_faces_are_obscured(sha
     for box in faces:
         assert changed_fraction(decoded, frame, box) >= 0.8, f"face {box} not obscured in the 4K clip"
     redactor.close()
+    # The independent scanner (not CenterFace) over the 4K snapshot and clip as written.
+    summary = leak_scan(tmp_path / "media", tmp_path / "leaks.json")
+    assert summary.get("files", 0) >= 2 and summary.get("leaks") == 0, summary
 
 
 def test_boxes_found_on_the_analysis_copy_are_placed_on_the_full_picture(tmp_path: Path) -> None:

@@ -15,9 +15,6 @@ and snapshot are then checked frame by frame:
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -29,19 +26,16 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.incidents.leakscan import leak_scan
 from vigil.assets import DEMO_CONFIG, SAMPLE_CLIP
 from vigil.config import load_config
 from vigil.detection.centerface import CenterFace
 from vigil.pipeline.runner import LiveRunner
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-TOOLS = DATA.parent / "tools"
 W, H = 768, 432
 FPS = 25  # image folders play at 25 fps
 MIN_FACE = 16  # px; smaller faces are not identifiable at this size and are not checked
-LEAK_VENV = Path(
-    os.environ.get("VIGIL_LEAK_SCAN_PYTHON", Path(__file__).resolve().parents[2] / ".leak-venv" / "bin" / "python")
-)
 
 
 @dataclass
@@ -202,20 +196,7 @@ def test_no_face_in_written_evidence_is_left_sharp(written: tuple[list[Raw], Pat
 @pytest.mark.slow
 def test_independent_leak_scanner_finds_no_face(written: tuple[list[Raw], Path]) -> None:
     """``leak_scan.py`` (MediaPipe BlazeFace + FaceMesh + Haar, not CenterFace) over every written file."""
-    scanner = TOOLS / "leak_scan.py"
-    if not LEAK_VENV.is_file() or not scanner.is_file():
-        if os.environ.get("VIGIL_REQUIRE_LEAK_SCAN"):
-            pytest.fail(f"leak scanner required but {LEAK_VENV} or {scanner} is missing (.ci/leak-scan.sh)")
-        pytest.skip(f"leak scanner venv {LEAK_VENV} not installed (see .ci/leak-scan.sh)")
     _, media = written
-    report = media.parent / "leaks.json"
-    proc = subprocess.run(
-        [str(LEAK_VENV), str(scanner), str(media), "--json", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    summary = json.loads(report.read_text())["summary"] if report.is_file() else {}
-    assert proc.returncode == 0, f"leak_scan exit {proc.returncode}: {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
+    summary = leak_scan(media, media.parent / "leaks.json")
     assert summary.get("files", 0) >= 2 and summary.get("frames", 0) >= 60, summary
     assert summary.get("leaks") == 0, summary
