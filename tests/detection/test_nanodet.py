@@ -77,3 +77,51 @@ def test_images_of_different_sizes_in_one_batch_keep_their_own_coordinates(share
     big, small = nanodet.detect_batch([image, half])
     assert (big.xyxy[:, 2] <= image.shape[1]).all() and (small.xyxy[:, 2] <= half.shape[1]).all()
     assert big.xyxy[:, 3].max() > half.shape[0]  # the full-size frame's boxes were not scaled to the half one
+
+
+def test_the_int8_model_is_the_one_its_provenance_names():
+    import hashlib
+
+    from vigil.assets import NANODET_INT8_PATH, NANODET_INT8_SHA256
+
+    assert hashlib.sha256(NANODET_INT8_PATH.read_bytes()).hexdigest() == NANODET_INT8_SHA256
+    assert NANODET_INT8_SHA256 in (NANODET_INT8_PATH.parent / "PROVENANCE.md").read_text()
+
+
+def test_precision_picks_the_model_file():
+    from pydantic import ValidationError
+
+    from vigil.assets import NANODET_INT8_PATH, NANODET_PATH
+    from vigil.detection.config import ObjectDetectorConfig
+
+    assert ObjectDetectorConfig().resolved_model_path() == NANODET_PATH
+    assert ObjectDetectorConfig(precision="int8").resolved_model_path() == NANODET_INT8_PATH
+    assert ObjectDetectorConfig(device="cuda", precision="int8").resolved_model_path() == NANODET_INT8_PATH
+    own = ObjectDetectorConfig(type="yolox", model_path="/models/own.onnx")
+    assert str(own.resolved_model_path()) == "/models/own.onnx"
+    with pytest.raises(ValidationError, match="precision"):
+        ObjectDetectorConfig(type="yolox", model_path="/models/own.onnx", precision="int8")
+
+
+def test_int8_finds_what_fp32_finds_on_frames_it_was_not_calibrated_on(shared_data, nanodet):
+    """PETS09 (vtest) is held out of the calibration: the same people, at nearly the same scores."""
+    from vigil.core.boxes import iou_matrix
+    from vigil.detection.config import ObjectDetectorConfig
+
+    fp32 = nanodet
+    int8 = NanoDet(ObjectDetectorConfig(precision="int8"))
+    video = shared_data / "opencv_vtest" / "vtest.avi"
+    kept = matched = 0
+    diffs = []
+    for index in (5, 120, 300, 600):
+        image = frame_at(video, index)
+        a, b = fp32.detect(image), int8.detect(image)
+        a, b = a[a.confidence >= 0.35], b[b.confidence >= 0.35]
+        assert len(a) >= 3
+        iou = iou_matrix(a.xyxy, b.xyxy)
+        ok = iou.max(axis=1) >= 0.5
+        kept += len(a)
+        matched += int(ok.sum())
+        diffs += list(b.confidence[iou.argmax(axis=1)[ok]] - a.confidence[ok])
+    assert matched >= 0.9 * kept
+    assert abs(float(np.mean(diffs))) < 0.03 and float(np.std(diffs)) < 0.06
