@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from vigil.cli.main import main
+from vigil.config.models import CameraConfig
 from vigil.evaluation.labels import ClipLabels
 from vigil.evaluation.runner import EvalError, _frames, config_for, evaluate
 
@@ -30,6 +31,20 @@ def clip(path: Path, frames: int = 20, fps: int = 10, start_pts: int = 3) -> Pat
     return path
 
 
+def camera(video: Path, **decode: object) -> CameraConfig:
+    return CameraConfig.model_validate({"id": "cam", "source": {"url": str(video), "decode": decode}})
+
+
+def test_frames_come_from_the_cameras_own_source_settings(tmp_path):
+    """Eval sees what the product analyses: a B-frame stream's non-reference frames are skipped as live."""
+    from tests.sources.helpers import make_bframe_clip
+
+    video = make_bframe_clip(tmp_path / "b2.mp4", frames=50, fps=25, bframes=2)
+    every = [f.pts for f, _ in _frames(video, camera(video, skip_nonref=False), lambda pts: True, 0.0)]
+    kept = [f.pts for f, _ in _frames(video, camera(video), lambda pts: True, 0.0)]
+    assert len(every) == 50 and 15 <= len(kept) <= 20 and set(kept) < set(every)
+
+
 def test_configuration_is_found_by_folder_name_or_named_in_the_labels(tmp_path):
     (tmp_path / "street.yaml").write_text("x")
     assert config_for(ClipLabels(file="data/street/clip.mp4"), tmp_path) == tmp_path / "street.yaml"
@@ -41,7 +56,7 @@ def test_configuration_is_found_by_folder_name_or_named_in_the_labels(tmp_path):
 
 def test_frames_are_timed_from_the_first_frame_and_loops_continue_the_time(tmp_path):
     video = clip(tmp_path / "c.mp4")
-    items = list(_frames(video, "cam", lambda pts: True, loop_to_s=5.0))
+    items = list(_frames(video, camera(video, skip_nonref=False), lambda pts: True, loop_to_s=5.0))
     frames = [f for f, _ in items]
     pts = [f.pts for f in frames]
     assert pts[0] == 0.0 and pts[19] == pytest.approx(1.9)

@@ -18,12 +18,12 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from vigil.config import ConfigError, load_config
-from vigil.config.models import VigilConfig
+from vigil.config.models import CameraConfig, VigilConfig
 from vigil.core import Frame
 from vigil.detection import build_detector
 from vigil.detection.base import Detector
@@ -31,7 +31,8 @@ from vigil.evaluation.labels import ClipLabels, load_labels
 from vigil.evaluation.matching import ClipResult, Reported, match_clip
 from vigil.pipeline.analyze import pick_camera
 from vigil.pipeline.camera import CameraPipeline
-from vigil.sources import SourceError, iter_video, probe_video
+from vigil.sources import SourceError, probe_video
+from vigil.sources.avsource import AvSource
 from vigil.tracking import TrackerConfig
 
 Progress = Callable[[str, float, float], None]  # (clip, seconds done, seconds total)
@@ -136,9 +137,14 @@ def config_for(clip: ClipLabels, configs_dir: Path) -> Path:
 
 
 def _frames(
-    video: Path, camera_id: str, select: Callable[[float], bool], loop_to_s: float
+    video: Path, camera: CameraConfig, select: Callable[[float], bool], loop_to_s: float
 ) -> Iterator[tuple[Frame, bool]]:
     """The clip's frames with pts from 0 at the first frame; looped (pts continuing) to ``loop_to_s``.
+
+    Decoded by the camera's own source (:class:`~vigil.sources.avsource.AvSource`
+    with its ``decode`` settings and analytic rate), so that the evaluation sees
+    the frames the product analyses: with ``skip_nonref`` a B-frame stream
+    offers a different set of frames to the rate gate than a full decode does.
 
     Yields (frame, first of a pass): the first frame yielded by each pass after
     the first says that the picture jumped back.
@@ -148,9 +154,11 @@ def _frames(
         clock = _ZeroedClock(offset)
         last = offset
         first = True
-        for frame in iter_video(video, source_id=camera_id, select=lambda pts, c=clock: select(c.time(pts))):
+        source = AvSource(camera.id, str(video), live=False, decode=camera.source.decode)
+        source.min_fps = camera.analytic_fps
+        for frame in source.frames(select=lambda pts, c=clock: select(c.time(pts))):
             last = clock.time(frame.pts)
-            yield Frame(frame.image, frame.source_id, frame.index, last), first
+            yield replace(frame, pts=last), first
             first = False
         if loop_to_s <= 0 or last >= loop_to_s:
             return
@@ -199,7 +207,7 @@ def run_clip(
     t0 = time.perf_counter()
     loops = 0
     last_pts = -1.0
-    for frame, first in _frames(video, camera.id, pipeline.select, loop_to_s if not clip.incidents else 0.0):
+    for frame, first in _frames(video, camera, pipeline.select, loop_to_s if not clip.incidents else 0.0):
         if frame.pts < last_pts:  # never: kept as a guard for the loop arithmetic
             raise EvalError(f"{video}: time went backwards at {frame.pts}")
         if first:
