@@ -266,6 +266,51 @@ def test_distance_match_takes_the_velocity_of_the_two_sightings() -> None:
     assert [list(o.tracker_id) for o in out[1:]] == [[1]] * (len(times) - 1)
 
 
+@pytest.mark.parametrize(("patience", "tracked"), [(0.0, False), (0.3, True)])
+def test_fast_road_user_seen_every_other_frame_is_confirmed(patience: float, tracked: bool) -> None:
+    """A motorcycle the detector finds in alternate analysed frames becomes a track, with the speed it has."""
+    times = frames(5.0, 2.0)
+    bike = {t: ("motorcycle", box_at(20 + 100.0 * t, 100, 24.0, 20.0), 0.6, 3) for t in times}
+    scene: Scene = [(t, [bike[t]] if i % 2 == 0 else []) for i, t in enumerate(times)]
+    tracker = Tracker(TrackerConfig(tentative_miss_s=patience))
+    outs = [tracker.update(d, t) for t, d in _labelled(scene)]
+    seen = [o for o in outs if len(o)]
+    assert bool(seen) is tracked
+    if tracked:
+        assert {int(o.tracker_id[0]) for o in seen} == {1}
+        assert np.allclose(seen[0].data["velocity"][0], (100.0, 0.0), atol=1.0)  # over 0.4 s, not the 0.2 s step
+
+
+def test_a_person_seen_every_other_frame_is_not_confirmed() -> None:
+    """People keep the strict rule: a flickering false 'person' in a crowd must not become a track."""
+    times = frames(5.0, 2.0)
+    scene: Scene = [
+        (t, [("person", box_at(100, 100), 0.9, PERSON)] if i % 2 == 0 else []) for i, t in enumerate(times)
+    ]
+    assert _run_labelled(scene, TrackerConfig(tentative_miss_s=0.3)) == {}
+
+
+@pytest.mark.parametrize(("distance", "one_id"), [(0.0, False), (1.0, True)])
+def test_running_small_car_that_speeds_up_keeps_its_track(distance: float, one_id: bool) -> None:
+    """A 20x12 px car that speeds up lands off its prediction: under the IoU gate, but within one box size."""
+    times = frames(5.0, 2.0)
+    x, pos = 20.0, {}
+    for t in times:
+        pos[t] = ("car", box_at(x, 100, 20.0, 12.0), 0.9, CAR)
+        x += 30.0 if t < 0.9 else 44.0  # 150 px/s, then 220 px/s
+    ids = _run_labelled(merge(times, pos), TrackerConfig(running_match_distance=distance, tentative_miss_s=0.0))
+    assert set(ids["car"]) == {1}
+    assert (len(ids["car"]) == len(times) - 1) is one_id  # followed in every frame after the first, or lost
+
+
+def test_a_running_person_is_never_taken_by_distance() -> None:
+    """In a crowd the nearest other walker is a box width away: a person's track only continues by overlap."""
+    scene: Scene = [(t, [("person", box_at(100, 100), 0.9, PERSON)]) for t in (0.0, 0.2, 0.4)]
+    scene.append((0.6, [("person", box_at(135, 100), 0.9, PERSON)]))  # 35 px over: IoU 0.03, 0.55 box sizes
+    ids = _run_labelled(scene, TrackerConfig(running_match_distance=1.0, tentative_miss_s=0.3))
+    assert ids == {"person": [1, 1]}  # confirmed at 0.2, kept at 0.4; the box at 0.6 is a new tentative track
+
+
 # --- ids are per tracker ----------------------------------------------------------------------------------------------
 
 

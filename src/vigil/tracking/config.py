@@ -75,6 +75,15 @@ class TrackerConfig(BaseModel):
         "more than its own length between frames, so its first two sightings never overlap; its velocity is then "
         "taken from the two sightings. 0 turns this off.",
     )
+    running_match_distance: float = Field(
+        1.0,
+        ge=0.0,
+        title="Running track match distance (box sizes)",
+        description="A running track of the groups matched by distance that overlaps no detection enough (a car "
+        "of 20 px moving 15 px per analysed frame misses the IoU gate on a few pixels of prediction error) takes a "
+        "remaining high-score detection of its group and a similar size whose centre lies within this many box "
+        "sizes of its predicted centre. 0 turns this off.",
+    )
     distance_match_groups: tuple[str, ...] = Field(
         ("vehicle", "two-wheeler"),
         title="Class groups matched by distance",
@@ -83,12 +92,21 @@ class TrackerConfig(BaseModel):
         "animals cannot (a walker covers a fraction of a box width in 0.2 s), and in a crowd a distance match "
         "only joins two neighbours (on PETS09 it cost 9 more ID switches).",
     )
+    tentative_miss_s: float = Field(
+        0.3,
+        ge=0.0,
+        title="Tentative track patience (s)",
+        description="A tentative track of the groups matched by distance is kept this many seconds of stream "
+        "time without a sighting before it is dropped (0.3: one missed frame at 5 analysed fps). A small fast "
+        "road user that the detector sees in every other frame, as NanoDet sees a motorcycle crossing a "
+        "junction, is otherwise never confirmed. Other groups' tentative tracks are dropped at their first miss.",
+    )
     min_hits: int = Field(
         2,
         ge=1,
         title="Frames to confirm",
-        description="A new track is reported only after it was matched in this many consecutive frames "
-        "(1 reports it at once). A tentative track that misses one frame is dropped.",
+        description="A new track is reported only after it was matched in this many frames (1 reports it at "
+        "once). A tentative track that misses a frame is dropped, except as tentative_miss_s allows.",
     )
     track_buffer_s: float = Field(
         2.0,

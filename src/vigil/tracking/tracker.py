@@ -220,29 +220,47 @@ class Tracker:
         t1, d1, free_confirmed, free_high = associate(confirmed, high, cfg.match_iou)
         running = free_confirmed[~tracks.lost[free_confirmed]]
         t2, d2, _, _ = associate(running, low, cfg.low_match_iou)
+        fast = np.array([g in cfg.distance_match_groups for g in groups], dtype=bool)
+        # A running track of a small fast road user can miss the IoU gate by a few pixels of prediction error:
+        # it takes a remaining high-score detection of its group and size close to where it was predicted.
+        astray = np.setdiff1d(running, t2)
+        astray = astray[self._distance_group(tracks.class_id[astray])]
+        tc, dc, rest = _associate_near(
+            pred_boxes,
+            tracks.class_id,
+            astray,
+            det_boxes,
+            det_cls,
+            free_high[fast[free_high]],
+            cfg.running_match_distance,
+            cfg.class_aware,
+        )
+        free_high = np.sort(np.concatenate([free_high[~fast[free_high]], rest]))
         tentative = np.flatnonzero(tracks.track_id == 0)
         t3, d3, lone, leftover = associate(tentative, free_high, cfg.tentative_match_iou)
-        fast = np.array([g in cfg.distance_match_groups for g in groups], dtype=bool)
         near = cfg.tentative_match_distance
         t4, d4, unmatched = _associate_near(
             pred_boxes, tracks.class_id, lone, det_boxes, det_cls, leftover[fast[leftover]], near, cfg.class_aware
         )
         leftover = np.sort(np.concatenate([leftover[~fast[leftover]], unmatched]))
 
-        matched_t = np.concatenate([t1, t2, t3, t4])
-        matched_d = np.concatenate([d1, d2, d3, d4])
+        matched_t = np.concatenate([t1, t2, tc, t3, t4])
+        matched_d = np.concatenate([d1, d2, dc, d3, d4])
         before = pred_boxes[t4]
+        since = pts - tracks.last_seen[t4]  # a tentative track may have missed a frame (tentative_miss_s)
         tracks = self._correct(tracks, matched_t, det_boxes[matched_d], det_cls[matched_d], pts)
-        if len(t4) and dt > 0:
+        if len(t4) and (since > 0).all():
             # The Kalman gain would keep most of the jump as position error: the two sightings are the velocity.
             mean = tracks.mean.copy()
-            mean[t4, 4:6] = (_centres(det_boxes[d4]) - _centres(before)) / dt
+            mean[t4, 4:6] = (_centres(det_boxes[d4]) - _centres(before)) / since[:, None]
             tracks = replace(tracks, mean=mean)
 
-        # Missed confirmed tracks start (or keep) coasting; missed tentative tracks are dropped below.
+        # Missed confirmed tracks start (or keep) coasting; missed tentative tracks are dropped below, but
+        # those of fast road-user groups only once they have gone unseen for tentative_miss_s.
         missed = np.ones(len(tracks), dtype=bool)
         missed[matched_t] = False
-        drop = missed & (tracks.track_id == 0)
+        patient = self._distance_group(tracks.class_id) & (pts - tracks.last_seen <= cfg.tentative_miss_s + 1e-9)
+        drop = missed & (tracks.track_id == 0) & ~patient
         tracks = replace(tracks, lost=tracks.lost | (missed & (tracks.track_id > 0)))
 
         # Confident leftovers start tentative tracks.
@@ -269,6 +287,11 @@ class Tracker:
 
         out = detections[det_rows]
         return Detections(out.xyxy, out.confidence, out.class_id, track_id[rows], {**out.data, "velocity": velocity})
+
+    def _distance_group(self, class_id: np.ndarray) -> np.ndarray:
+        """(T,) whether each track is of a class group matched by distance (fast road users)."""
+        codes = [self._group_codes[g] for g in self.config.distance_match_groups if g in self._group_codes]
+        return np.isin(class_id, codes) if codes else np.zeros(len(class_id), dtype=bool)
 
     @staticmethod
     def _group_names(detections: Detections) -> list[str]:
