@@ -234,16 +234,16 @@ def test_congestion_override() -> None:
 # -- collision v2: more cues than one tracked pair ---------------------------------------------------------------
 
 
-def spun(x0: float, bottom: float, v: float, t_hit: float, angle_deg: float):
-    """Drives right at ``v``; from ``t_hit`` moves on at half speed in a direction ``angle_deg`` off its path."""
+def spun(x0: float, bottom: float, v: float, t_hit: float, angle_deg: float, share: float = 0.5):
+    """Drives right at ``v``; from ``t_hit`` moves on at ``share`` of it in a direction ``angle_deg`` off its path."""
     a = np.radians(angle_deg)
 
     def f(t: float):
         if t < t_hit:
             x, y = x0 + v * t, bottom
         else:
-            x = x0 + v * t_hit + 0.5 * v * np.cos(a) * (t - t_hit)
-            y = bottom + 0.5 * v * np.sin(a) * (t - t_hit)
+            x = x0 + v * t_hit + share * v * np.cos(a) * (t - t_hit)
+            y = bottom + share * v * np.sin(a) * (t - t_hit)
         return (x - 60, y - 70, x + 60, y)
 
     return f
@@ -274,6 +274,21 @@ def test_a_car_pushed_off_its_path_by_a_contact_is_a_deflection():
     signals = [s for _, sig in frames for s in sig]
     assert signals and signals[0].details["cause"] == "deflection"
     assert first_time(frames, "collision") <= 3.0
+
+
+def test_a_crawling_car_whose_heading_wanders_in_a_queue_is_no_deflection():
+    """0.6 lengths/s, then 0.23 lengths/s at 80 degrees: a third of its speed, but under the moving speed (0.5)."""
+    objs = [Obj(1, "car", spun(330, 400, 70, 1.8, 80, share=0.4)), Obj(2, "car", still(520, 400))]
+    assert first_time(run(objs, 5, types=["collision"]), "collision") is None
+
+
+def test_a_far_car_behind_a_near_bus_is_not_in_contact_with_it():
+    """The car's box lies inside the bus's, but it stands near the bus's top: far behind it. It stops: no collision."""
+    objs = [
+        Obj(1, "bus", moving(200, 460, 150, w=450, h=280)),  # overtakes: the boxes overlap from 1.2 s
+        Obj(2, "car", drive_then_stop(560, 200, 40, 1.6, w=60, h=35)),
+    ]
+    assert first_time(run(objs, 5, types=["collision"]), "collision") is None
 
 
 def test_a_car_turning_at_a_junction_past_another_is_no_collision():

@@ -6,8 +6,11 @@ Logic
    (vehicle, person on foot, bicycle) are in contact when their boxes overlap
    with IoU > ``contact_iou`` (default 0.05) or the smaller box is covered at
    least ``contact_overlap`` (default 0.3) by the larger (a pedestrian against
-   a bus has a tiny IoU). Only the *start* of a contact counts, and only between
-   tracks that already existed for ``MIN_AGE_S`` apart: a rider and their
+   a bus has a tiny IoU), and their bottoms (where they stand) are within
+   ``GROUND_HEIGHTS`` (2) of the smaller one's heights of each other: a far car
+   behind a near bus overlaps it in the picture but stands far higher. Only
+   the *start* of a contact counts, and only between tracks that already
+   existed for ``MIN_AGE_S`` apart: a rider and their
    motorcycle, or an occupant seen through a windscreen, overlap from their
    first frame and never "collide". At the start each member's speed and
    heading over the previous ``BEFORE_S``, its box shape and whether a person
@@ -22,7 +25,8 @@ Logic
      times that, over the last ``AFTER_S``. People stopping do not count:
      people stop at will; a person hit falls.
    * ``deflection``: a vehicle that moved at >= ``min_speed`` still moves (at
-     least a third of its speed) but, within ``DEFLECT_WITHIN_S`` (1.2 s) of the
+     least a third of its speed, and at least ``min_speed``: a crawling car's
+     heading is box jitter) but, within ``DEFLECT_WITHIN_S`` (1.2 s) of the
      contact, in a direction at least ``DEFLECT_DEG`` (60°) away from its
      heading before it: spun or pushed off its path. A car turning at a
      junction turns by 30°/s or less and does not get there in that time.
@@ -78,6 +82,7 @@ TOPPLE_RATIO = 0.55
 VANISH_S = 0.6
 VANISH_SLOW = 0.5
 HOLD_S = 3.0
+GROUND_HEIGHTS = 2.0
 JOIN_S = 5.0
 
 Pair = tuple[int, int]
@@ -187,6 +192,13 @@ class Collision:
             inter >= self.cfg.contact_overlap * np.minimum(area_a, area_b)
         )
         hit &= (inter > 0) & (veh[:, None] != users[None, :])
+        # Ground gate: objects that touch on the road stand on it at about the same depth, so their bottoms (their
+        # ground points) lie within a couple of the smaller one's heights of each other (a car length seen
+        # obliquely). A far car seen behind a near bus overlaps it in the picture but stands far higher.
+        a_big = area_a >= area_b
+        small_bottom, big_bottom = np.where(a_big, by2, ay2), np.where(a_big, ay2, by2)
+        small_h = np.where(a_big, by2 - by1, ay2 - ay1)
+        hit &= np.abs(small_bottom - big_bottom) <= GROUND_HEIGHTS * small_h
         r, c = np.nonzero(hit)
         rows = np.stack([veh[r], users[c]], axis=1)
         ids = ctx.ids[rows]
@@ -270,7 +282,10 @@ class Collision:
         inside = present & same & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
-        deflected = inside & soon & moving_before & (v1 >= DEFLECT_MIN_SHARE * v0) & self._turned(ctx, p, safe)
+        # Still moving means at least min_speed as well: the heading of a car crawling in a queue is its box's
+        # jitter, and turns by any angle from one frame to the next.
+        still_moving = v1 >= np.maximum(DEFLECT_MIN_SHARE * v0, self.cfg.min_speed)
+        deflected = inside & soon & moving_before & still_moving & self._turned(ctx, p, safe)
         gone = ~present & (ctx.pts - p[:, _LAST] >= VANISH_S) & ((p[:, _TWO] > 0) | (p[:, _PERSON] > 0))
         slowed = present & moving_before & (v1 < VANISH_SLOW * v0)
         vanished = gone & slowed[:, ::-1]
