@@ -6,6 +6,7 @@ from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CENTERFACE_PATH = MODELS_DIR / "centerface" / "centerface.onnx"
+CENTERFACE_INT8_PATH = MODELS_DIR / "centerface" / "centerface-int8.onnx"
 NANODET_PATH = MODELS_DIR / "nanodet" / "nanodet-g-416.onnx"
 PPOCR_DET_PATH = MODELS_DIR / "ppocr_det" / "PP-OCRv6_det_small.onnx"
 PPOCR_DET_SHA256 = "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"
