@@ -53,3 +53,10 @@ def test_redaction_is_stable_across_runs(shared_data, redactor):
     assert not np.array_equal(a.image, frame.image)
     for box in annotated_faces(root / "annotations" / f"{PHOTOS[0]}.xml"):
         assert changed_fraction(frame.image, a.image, box) >= 0.8, f"face {box} not obscured"
+
+
+def test_the_photos_above_are_searched_with_the_int8_model(redactor):
+    """On the CPU the default redactor runs the INT8 CenterFace, so the photo tests above check that model."""
+    from vigil.assets import CENTERFACE_INT8_PATH
+
+    assert redactor._faces.model_path == CENTERFACE_INT8_PATH

@@ -6,6 +6,7 @@ from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CENTERFACE_PATH = MODELS_DIR / "centerface" / "centerface.onnx"
+CENTERFACE_INT8_PATH = MODELS_DIR / "centerface" / "centerface-int8.onnx"
 NANODET_PATH = MODELS_DIR / "nanodet" / "nanodet-g-416.onnx"
 #: The same network quantised to int8 for CPUs (tools/quantize/quantize_nanodet.py).
 NANODET_INT8_PATH = MODELS_DIR / "nanodet" / "nanodet-g-416-int8.onnx"

@@ -42,6 +42,8 @@ def _redaction_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     faces: dict = {}
     if args.face_threshold is not None:
         faces["threshold"] = args.face_threshold
+    if args.face_precision is not None:
+        faces["precision"] = args.face_precision
     if faces:
         overrides["faces"] = faces
     if args.no_heads:
@@ -108,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     red.add_argument("--method", choices=["blur", "pixelate", "fill"], help="how regions are obscured (default blur)")
     red.add_argument("--strength", type=int, help="cells across a region's short side; lower is stronger")
     red.add_argument("--face-threshold", type=float, help="face detector score threshold (default 0.085)")
+    red.add_argument(
+        "--face-precision",
+        choices=["auto", "fp32", "int8"],
+        help="face model weights (default auto: int8 on the CPU, fp32 on cuda/tensorrt)",
+    )
     red.add_argument("--detect-every", type=int, help="video: run detection on every Nth frame (default 3)")
     red.add_argument("--no-heads", action="store_true", help="do not obscure head regions of detected people")
     red.add_argument("--no-plates", action="store_true", help="do not obscure licence plates")

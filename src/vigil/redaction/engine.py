@@ -119,12 +119,15 @@ class Redactor:
         self.workers = workers
         cfg = self.config
         if face_detector is None and cfg.faces.enabled:
-            from vigil.detection.centerface import CenterFace
+            from vigil.detection.centerface import CenterFace, model_path_for
             from vigil.runtime import ProviderUnavailableError
 
             try:
                 face_detector = CenterFace(
-                    threshold=cfg.faces.threshold, device=cfg.detector.device, threads=cfg.detector.threads
+                    threshold=cfg.faces.threshold,
+                    model_path=model_path_for(cfg.faces.precision, cfg.detector.device),
+                    device=cfg.detector.device,
+                    threads=cfg.detector.threads,
                 )
             except ProviderUnavailableError as exc:
                 raise ProviderUnavailableError(
