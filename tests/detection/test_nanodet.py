@@ -94,7 +94,9 @@ def test_precision_picks_the_model_file():
     from vigil.assets import NANODET_INT8_PATH, NANODET_PATH
     from vigil.detection.config import ObjectDetectorConfig
 
-    assert ObjectDetectorConfig().resolved_model_path() == NANODET_PATH
+    assert ObjectDetectorConfig().resolved_model_path() == NANODET_INT8_PATH  # auto on the CPU
+    assert ObjectDetectorConfig(device="cuda").resolved_model_path() == NANODET_PATH  # auto on a GPU
+    assert ObjectDetectorConfig(precision="fp32").resolved_model_path() == NANODET_PATH
     assert ObjectDetectorConfig(precision="int8").resolved_model_path() == NANODET_INT8_PATH
     assert ObjectDetectorConfig(device="cuda", precision="int8").resolved_model_path() == NANODET_INT8_PATH
     own = ObjectDetectorConfig(type="yolox", model_path="/models/own.onnx")
@@ -108,8 +110,9 @@ def test_int8_finds_what_fp32_finds_on_frames_it_was_not_calibrated_on(shared_da
     from vigil.core.boxes import iou_matrix
     from vigil.detection.config import ObjectDetectorConfig
 
-    fp32 = nanodet
-    int8 = NanoDet(ObjectDetectorConfig(precision="int8"))
+    fp32 = NanoDet(ObjectDetectorConfig(precision="fp32"))
+    int8 = nanodet
+    assert int8.config.resolved_model_path() != fp32.config.resolved_model_path()
     video = shared_data / "opencv_vtest" / "vtest.avi"
     kept = matched = 0
     diffs = []

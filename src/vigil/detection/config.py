@@ -144,13 +144,13 @@ class ObjectDetectorConfig(BaseModel):
     threads: int | None = Field(
         None, ge=1, title="CPU threads", description="onnxruntime intra-op threads; empty uses all cores."
     )
-    precision: Literal["fp32", "int8"] = Field(
-        "fp32",
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto",
         title="Precision",
-        description="Numeric precision of the bundled NanoDet-g. int8 (quantised for CPUs) needs about half the CPU "
-        "of fp32, with scores within about 0.03, but on the development clips it found fewer collisions "
-        "(docs/detection.md): choose it for capacity on scenes without marginal detections. A model_path of your "
-        "own runs as it is: quantise it offline.",
+        description="Numeric precision of the bundled NanoDet-g. int8 (quantised for CPUs, docs/detection.md) needs "
+        "about 0.6x the CPU of fp32 per analysed frame, with scores within about 0.03 and the same incidents found "
+        "on the development clips; auto takes int8 on the CPU and fp32 on a GPU. A model_path of your own runs as "
+        "it is: quantise it offline.",
     )
     detail: DetailConfig = Field(
         default_factory=DetailConfig,
@@ -176,7 +176,8 @@ class ObjectDetectorConfig(BaseModel):
         """The configured model, else the bundled NanoDet-g in the precision asked for."""
         if self.model_path is not None:
             return self.model_path
-        return NANODET_INT8_PATH if self.precision == "int8" else NANODET_PATH
+        int8 = self.precision == "int8" or (self.precision == "auto" and self.device == "cpu")
+        return NANODET_INT8_PATH if int8 else NANODET_PATH
 
     def tracking_profile(self) -> TrackingProfile:
         """The configured tracking profile, or the calibrated default of this detector type."""
