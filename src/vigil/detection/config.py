@@ -176,8 +176,11 @@ class ObjectDetectorConfig(BaseModel):
         """The configured model, else the bundled NanoDet-g in the precision asked for."""
         if self.model_path is not None:
             return self.model_path
-        int8 = self.precision == "int8" or (self.precision == "auto" and self.device == "cpu")
-        return NANODET_INT8_PATH if int8 else NANODET_PATH
+        if self.precision == "auto":
+            from vigil.runtime import resolve_providers  # auto: int8 where the session runs on the CPU
+
+            return NANODET_INT8_PATH if resolve_providers(self.device)[0] == "CPUExecutionProvider" else NANODET_PATH
+        return NANODET_INT8_PATH if self.precision == "int8" else NANODET_PATH
 
     def tracking_profile(self) -> TrackingProfile:
         """The configured tracking profile, or the calibrated default of this detector type."""
