@@ -175,6 +175,9 @@ def test_a_dead_node_s_cameras_come_back_elsewhere_and_nothing_is_duplicated_or_
                  "the orphaned incident to be ended")  # fmt: skip
         ends = [e for e in runner.store.list_events(open_incident.incident_id) if e["state"] == "end"]
         assert len(ends) == 1 and ends[0]["details"]["ended_by"] == "group restart"
+        # Rows the dead node's dispatcher had claimed wait out its lease (delivery_lease_s, 12 s), then a
+        # survivor sends them: drain while the survivors run, not after everything has stopped.
+        wait_for(lambda: runner.store.pending_counts() == {}, 60, "the survivors to drain the outbox")
 
         runner.stop()
         stopped = True

@@ -27,7 +27,7 @@ def model_path_for(precision: str, device: str) -> Path:
 
     ``auto`` means int8 where the session runs on the CPU, fp32 on an accelerator:
     the INT8 file is a QDQ model made for onnxruntime's CPU kernels, where it
-    needs about 2.5x less CPU than fp32; GPUs run fp32 fast already.
+    needed about 2x less CPU than fp32 on the face photos (docs/redaction.md); GPUs run fp32 fast.
     """
     if precision == "auto":
         precision = "int8" if resolve_providers(device)[0] == "CPUExecutionProvider" else "fp32"

@@ -41,9 +41,9 @@ class FaceConfig(_Strict):
         "auto",
         title="Face model precision",
         description="Which CenterFace weights run. int8: the statically quantised model (QDQ, made by "
-        "tools/quantize/quantize_centerface.py), about 2.5x less CPU per search on CPUs with VNNI, with slightly "
-        "lower recall of the smallest faces; fp32: the original weights. auto: int8 when the face detector runs on "
-        "the CPU, fp32 on cuda/tensorrt (the QDQ model is made for onnxruntime's CPU kernels).",
+        "tools/quantize/quantize_centerface.py): about 2x less CPU on the face photos of docs/redaction.md (a VNNI "
+        "CPU), with slightly lower recall of the smallest faces; fp32: the original weights. auto: int8 when the "
+        "face detector runs on the CPU, fp32 on cuda/tensorrt (the QDQ model is made for onnxruntime's CPU kernels).",
     )
     pad: tuple[float, float, float, float] = Field(
         (0.12, 0.05, 0.12, 0.2),
