@@ -46,14 +46,9 @@ import cv2
 import numpy as np
 import onnx
 from onnx import version_converter
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from onnxruntime.quantization import CalibrationDataReader
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from qdq import quantize_qdq  # tools/quantize/qdq.py, beside this script
 
 from vigil.assets import CENTERFACE_INT8_PATH, CENTERFACE_PATH, SAMPLE_CLIP
 from vigil.detection.centerface import network_input
@@ -146,17 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         input_name = pre_model.graph.input[0].name
         blobs = calibration_blobs()
         print(f"calibrating on {len(blobs)} inputs; fp32 nodes: {exclude}", file=sys.stderr)
-        quantize_static(
-            str(pre),
-            str(args.out),
-            _Reader(blobs, input_name),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=exclude,
-        )
+        quantize_qdq(pre, args.out, _Reader(blobs, input_name), exclude)
     out = onnx.load(str(args.out))
     dims = [d.dim_param or d.dim_value for d in out.graph.input[0].type.tensor_type.shape.dim]
     if not (isinstance(dims[2], str) and isinstance(dims[3], str)):

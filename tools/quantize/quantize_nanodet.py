@@ -35,14 +35,9 @@ from pathlib import Path
 import av
 import numpy as np
 import onnx
-from onnxruntime.quantization import (
-    CalibrationDataReader,
-    CalibrationMethod,
-    QuantFormat,
-    QuantType,
-    quantize_static,
-)
+from onnxruntime.quantization import CalibrationDataReader
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from qdq import quantize_qdq  # tools/quantize/qdq.py, beside this script
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -123,17 +118,7 @@ def main() -> None:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(NANODET_PATH), str(pre), skip_symbolic_shape=True)
         excluded = head_convs(pre)
-        quantize_static(
-            str(pre),
-            str(args.out),
-            Frames(detector, images),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=excluded,
-        )
+        quantize_qdq(pre, args.out, Frames(detector, images), excluded)
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
     print(f"{args.out}: {len(images)} calibration frames, fp32 head {excluded}, sha256 {digest}")
 
