@@ -189,9 +189,7 @@ def test_a_failing_consumer_keeps_getting_frames_and_is_logged_sparingly(supervi
             raise RuntimeError("consumer bug")
 
     cfg = SourceConfig(url="rtsp://fake/x", max_backoff_s=0.2)
-    sup = CameraSupervisor(
-        "cam-y", cfg, flaky, opener=lambda cid, c: FastLiveSource(cid, 40), block_when_busy=True
-    )
+    sup = CameraSupervisor("cam-y", cfg, flaky, opener=lambda cid, c: FastLiveSource(cid, 40), block_when_busy=True)
     supervisors.append(sup)
     with caplog.at_level("ERROR", logger="vigil"):
         sup.start()
@@ -251,6 +249,61 @@ def test_frames_kept_only_for_evidence_never_replace_frames_to_analyse(superviso
     assert strictly_increasing([f.index for f in rec.frames])
 
 
+class BurstyConsumer:
+    """Analyses quickly, but every 5th analysed frame takes 0.27 s: two more analysed frames arrive meanwhile."""
+
+    def __init__(self) -> None:
+        self.analysed: list[float] = []
+        self._n = 0
+
+    def __call__(self, frame: Frame) -> None:
+        if round(frame.pts * 100) % 10:
+            return  # a kept frame
+        self._n += 1
+        time.sleep(0.27 if self._n % 5 == 0 else 0.005)
+        self.analysed.append(frame.pts)
+
+
+@pytest.mark.parametrize(("backlog", "drops"), [(2, False), (1, True)])
+def test_a_backlog_of_two_rides_out_a_slow_analysis_that_one_waiting_frame_cannot(supervisors, backlog, drops):
+    """One slow analysis in five (a shared detector queue at full load) costs no analysed frame with a backlog of 2."""
+
+    def select(pts: float) -> Selection:
+        return Selection.ANALYSE if round(pts * 100) % 10 == 0 else Selection.KEEP  # 10 a second analysed
+
+    consumer = BurstyConsumer()
+    opener = lambda cid, cfg: PacedLiveSource(cid, 0.01, limit=400)  # noqa: E731
+    sup = CameraSupervisor(
+        "cam-burst", SourceConfig(url="rtsp://fake/b"), consumer, opener=opener, select=select, analysed_backlog=backlog
+    )
+    supervisors.append(sup)
+    sup.start()
+    assert wait_for(lambda: sup.status.reconnects >= 1, 15)  # the 4 s stream was read to its end
+    sup.stop()
+    assert (sup.status.analysis_dropped > 0) is drops, sup.status
+    assert len(consumer.analysed) >= 30 and strictly_increasing(consumer.analysed)
+
+
+def test_sustained_overload_still_drops_the_oldest_analysed_frames(supervisors):
+    """A backlog rides out bursts, not a consumer that is always too slow: analysis keeps up with the present."""
+    seen: list[float] = []
+
+    def slow(frame: Frame) -> None:
+        time.sleep(0.05)  # 20 a second at most, against 100 offered
+        seen.append(frame.pts)
+
+    opener = lambda cid, cfg: PacedLiveSource(cid, 0.01, limit=200)  # noqa: E731
+    sup = CameraSupervisor("cam-slow", SourceConfig(url="rtsp://fake/s"), slow, opener=opener, analysed_backlog=2)
+    supervisors.append(sup)
+    sup.start()
+    assert wait_for(lambda: sup.status.reconnects >= 1, 15)
+    time.sleep(0.3)  # the backlog drains
+    sup.stop()
+    assert sup.status.analysis_dropped > 100
+    assert seen[-1] >= 1.95  # the last frames of the stream, not frames from a growing queue
+    assert strictly_increasing(seen)
+
+
 def test_a_hung_consumer_turns_the_camera_stalled_and_it_recovers_by_itself(supervisors):
     """The watchdog is not the dispatcher: a consumer blocked in a frame is reported, and so is its recovery."""
     release = threading.Event()
@@ -264,9 +317,7 @@ def test_a_hung_consumer_turns_the_camera_stalled_and_it_recovers_by_itself(supe
 
     rec = Recorder()
     cfg = SourceConfig(url="rtsp://fake/h", stall_timeout_s=0.8)
-    sup = CameraSupervisor(
-        "cam-h", cfg, consumer, rec.on_status, opener=lambda cid, c: PacedLiveSource(cid, 0.02)
-    )
+    sup = CameraSupervisor("cam-h", cfg, consumer, rec.on_status, opener=lambda cid, c: PacedLiveSource(cid, 0.02))
     supervisors.append(sup)
     sup.start()
     assert wait_for(lambda: len(seen) >= hang_from, 5)

@@ -142,7 +142,20 @@ class ObjectDetectorConfig(BaseModel):
         "cpu", title="Device", description="Execution provider; a device asked for but not available is an error."
     )
     threads: int | None = Field(
-        None, ge=1, title="CPU threads", description="onnxruntime intra-op threads; empty uses all cores."
+        None,
+        ge=1,
+        title="CPU threads",
+        description="onnxruntime intra-op threads of the detector's session; empty uses all cores, or in `vigil run` "
+        "the cores shared out among the workers.",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        title="Detector workers",
+        description="Batches `vigil run` detects at the same time, each in its own thread. Empty: one per CPU core on "
+        "the CPU (then each runs on one intra-op thread: two single-threaded runs side by side did 1.25x the frames "
+        "of one run on two threads, measured on 2 cores), one on a GPU, which gains from full batches instead.",
     )
     precision: Literal["auto", "fp32", "int8"] = Field(
         "auto",
@@ -181,6 +194,20 @@ class ObjectDetectorConfig(BaseModel):
 
             return NANODET_INT8_PATH if resolve_providers(self.device)[0] == "CPUExecutionProvider" else NANODET_PATH
         return NANODET_INT8_PATH if self.precision == "int8" else NANODET_PATH
+
+    def pool_plan(self, cores: int | None = None) -> tuple[int, int]:
+        """(workers, intra-op threads per worker) for the shared detector of `vigil run`.
+
+        Explicit ``workers`` and ``threads`` are kept; otherwise the CPU's cores
+        are shared out (at least one thread each) and a GPU gets one worker.
+        """
+        from vigil.runtime import cpu_cores, resolve_providers
+
+        cores = cores or cpu_cores()
+        on_cpu = resolve_providers(self.device)[0] == "CPUExecutionProvider"
+        workers = self.workers or (cores if on_cpu else 1)
+        threads = self.threads or max(1, cores // workers)
+        return workers, threads
 
     def tracking_profile(self) -> TrackingProfile:
         """The configured tracking profile, or the calibrated default of this detector type."""

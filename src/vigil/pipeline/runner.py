@@ -154,7 +154,10 @@ class LiveRunner:
         self.store = Store(config.storage.database_url)
         self.delivery = DeliveryService(self.store, config.services, cameras=config.cameras, **(delivery_options or {}))
         self.metrics = RunnerMetrics()
-        self.pool = DetectorPool(detector or build_detector(config.detector), latency=self.metrics.detector_latency)
+        workers, threads = config.detector.pool_plan()
+        if detector is None:
+            detector = build_detector(config.detector.model_copy(update={"threads": threads}))
+        self.pool = DetectorPool(detector, latency=self.metrics.detector_latency, workers=workers)
         # The one redactor of the process (evidence and the API's live view), detecting through the pool. Its
         # checked detections run one at a time: CenterFace on a 1080p frame needs ~350 MB of activations, which
         # concurrent runs would multiply; the evidence threads still overlap decoding and encoding with it.
@@ -317,6 +320,7 @@ class LiveRunner:
             "detector": {
                 "frames": self.pool.frames,
                 "batches": self.pool.batches,
+                "workers": self.pool.workers,
                 "busy_s": round(self.pool.busy_s, 1),
                 "refused": self.pool.refused,
                 "timeouts": self.pool.timeouts,

@@ -24,6 +24,14 @@ _PROVIDERS: dict[str, list[str]] = {
 }
 
 
+def cpu_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which a container or ``taskset`` narrows)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class ProviderUnavailableError(RuntimeError):
     """The execution provider asked for is not installed or failed to load."""
 
