@@ -53,6 +53,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.core import Detections, boxes
+from vigil.core.images import shrink
 from vigil.detection.fire_onnx import FIRE_LABELS, OnnxFireDetector, RegionTracker, Track, to_detections
 from vigil.detection.smoke import SmokeBranch, regions
 
@@ -258,20 +259,6 @@ class FireDetectorConfig(BaseModel):
     )
 
 
-def _shrink(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Reduce without aliasing, fast: area averaging by a whole factor, then linear to the exact size.
-
-    OpenCV's area resampling is ~3x slower at fractional factors (768 -> 320),
-    and plain linear resampling aliases fine texture into false flicker.
-    """
-    h, w = image.shape[:2]
-    k = min(w // width, h // height)
-    if k < 2:  # under twice the size: area resampling is cheap enough
-        return image if (w, h) == (width, height) else cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    image = cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
 class ClassicalFireDetector:
     """Fire and smoke from colour, flicker, slow change and persistence (one per camera).
 
@@ -323,7 +310,7 @@ class ClassicalFireDetector:
         h, w = image_bgr.shape[:2]
         ww = min(c.work_width, w)
         wh = max(1, round(h * ww / w))
-        small = _shrink(image_bgr, ww, wh)
+        small = shrink(image_bgr, ww, wh)
         if self._shape is None:  # flicker and change need a previous frame
             self._init_state(image_bgr.shape, small, pts)
             return self._last
