@@ -126,7 +126,7 @@ class DetectorPool:
         One wedged worker is enough to refuse frames: the others share its
         session and device, and are unlikely to be far behind.
         """
-        started = min(self._running.values(), default=None)
+        started = min(tuple(self._running.values()), default=None)  # a copy: workers change it meanwhile
         return 0.0 if started is None else max(0.0, time.monotonic() - started - self.deadline_s)
 
     def submit(self, image: np.ndarray) -> Future[Detections]:
