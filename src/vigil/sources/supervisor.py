@@ -408,7 +408,7 @@ class CameraSupervisor:
             elif self._pending:
                 analysed = [p for p in self._pending if p[1] is Selection.ANALYSE]
                 room = self._backlog - (selection is Selection.ANALYSE)
-                kept = analysed[len(analysed) - room :] if room > 0 else []
+                kept = analysed[-room:] if room > 0 else []
                 self._dropped += len(self._pending) - len(kept)
                 self._analysis_dropped += len(analysed) - len(kept)
                 self._pending = deque(kept)
