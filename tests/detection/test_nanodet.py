@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from vigil.detection.nanodet import NanoDet, center_priors, decode_distributions
+from vigil.detection.base import fit_image
+from vigil.detection.nanodet import _MEAN, _STD, NanoDet, center_priors, decode_distributions
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,19 @@ def test_int8_finds_what_fp32_finds_on_frames_it_was_not_calibrated_on(shared_da
         diffs += list(b.confidence[iou.argmax(axis=1)[ok]] - a.confidence[ok])
     assert matched >= 0.9 * kept
     assert abs(float(np.mean(diffs))) < 0.03 and float(np.std(diffs)) < 0.06
+
+
+def test_input_is_the_frame_normalised_channel_by_channel_in_planar_order(nanodet):
+    # The reference is NanoDet's own recipe: (BGR pixel - mean) / std, channels first.
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    w, h = nanodet.input_size_for(300, 200)
+    x, _ = nanodet._preprocess(image, w, h)
+    fitted, _ = fit_image(image, w, h, True, pad_value=0, centred=True)
+    expected = ((fitted.astype(np.float32) - _MEAN) / _STD).transpose(2, 0, 1)
+    assert x.shape == (3, h, w) and x.dtype == np.float32
+    np.testing.assert_allclose(x, expected, atol=1e-5)
+    slot = np.zeros((2, 3, h, w), np.float32)
+    nanodet._preprocess(image, w, h, slot[1])
+    np.testing.assert_allclose(slot[1], expected, atol=1e-5)
+    assert not slot[0].any()  # only its own slot of the batch is written

@@ -111,3 +111,15 @@ def test_config_requires_a_model_for_user_types():
         ObjectDetectorConfig(type="yolox")
     with pytest.raises(ValueError, match="extra"):
         ObjectDetectorConfig.model_validate({"type": "nanodet", "colour": "red"})
+
+
+def test_input_is_rgb_planar_in_unit_range(tmp_path):
+    # The exporters' own recipe: canvas[:, :, ::-1].transpose(2, 0, 1) / 255 (BGR frame, RGB model).
+    pred = np.zeros((1, 7, 8400), np.float32)
+    det = build_detector(cfg("yolov8", const_model(tmp_path / "m.onnx", {"output0": pred}), letterbox=False))
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (640, 640, 3), dtype=np.uint8)  # the input size: no resize in between
+    x, _ = det._preprocess(frame)
+    expected = frame[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0
+    assert x.shape == (3, 640, 640) and x.dtype == np.float32 and x.flags.c_contiguous
+    np.testing.assert_allclose(x, expected, atol=1e-6)

@@ -13,13 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from vigil.core import Detections, boxes
-from vigil.detection.base import Resize, fit_image, make_detections, register_detector
+from vigil.detection.base import Resize, fit_image, make_detections, register_detector, to_planar
 from vigil.detection.coco import COCO80
 from vigil.detection.config import ObjectDetectorConfig
 from vigil.runtime import create_session
 
 _MEAN = np.array([103.53, 116.28, 123.675], dtype=np.float32)  # BGR
 _STD = np.array([57.375, 57.12, 58.395], dtype=np.float32)
+# (pixel - mean) / std as pixel * scale + offset, for to_planar.
+_SCALE = tuple(float(v) for v in 1.0 / _STD)
+_OFFSET = tuple(float(v) for v in -_MEAN / _STD)
 STRIDES = (8, 16, 32)
 REG_BINS = 11
 
@@ -99,10 +102,12 @@ class NanoDet:
         dists.sort(key=lambda t: -t[0] if isinstance(t[0], int) else 0)
         return [name for _, name in scores], [name for _, name in dists]
 
-    def _preprocess(self, image: np.ndarray, w: int, h: int) -> tuple[np.ndarray, Resize]:
+    def _preprocess(
+        self, image: np.ndarray, w: int, h: int, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, Resize]:
+        """The image fitted to (w, h) and normalised, as 3xHxW float32 (into ``out`` when given)."""
         fitted, resize = fit_image(image, w, h, self._letterbox, pad_value=0, centred=True)
-        x = (fitted.astype(np.float32) - _MEAN) / _STD
-        return x.transpose(2, 0, 1), resize
+        return to_planar(fitted, _SCALE, _OFFSET, out), resize
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
@@ -123,8 +128,8 @@ class NanoDet:
             centres, strides = self._priors_for(w, h)
             for start in range(0, len(members), max_batch if self._batched else 1):
                 chunk = members[start : start + (max_batch if self._batched else 1)]
-                prepared = [self._preprocess(images[i], w, h) for i in chunk]
-                x = np.stack([p[0] for p in prepared])
+                x = np.empty((len(chunk), 3, h, w), np.float32)
+                prepared = [self._preprocess(images[i], w, h, x[j]) for j, i in enumerate(chunk)]
                 outs = self._session.run(self._score_out + self._dist_out, {self._input: x})
                 for j, i in enumerate(chunk):
                     scores = np.concatenate([o[j].reshape(-1, o.shape[-1]) for o in outs[:k]])

