@@ -133,3 +133,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("writers", "cores", "expected"), [(None, 1, 1), (None, 2, 1), (None, 6, 3), (None, 64, 4), (7, 2, 7)]
+)
+def test_clip_writers_follow_the_cores_this_process_may_use(writers, cores, expected, monkeypatch):
+    from vigil.config.models import EvidenceConfig
+
+    # A container limited to `cores` CPUs on a bigger host: the affinity counts, not os.cpu_count().
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 96)
+    assert EvidenceConfig(writers=writers).resolved_writers() == expected
