@@ -123,7 +123,7 @@ class StationaryObjects:
         self._scale = min(1.0, self.work_side / max(h, w))
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         size = (round(w * self._scale), round(h * self._scale))
-        if self._scale >= 0.5 and self._scale < 1.0:
+        if 0.5 <= self._scale < 1.0:
             # Under a factor of two, linear resampling skips no pixel, and a static background has no texture
             # to alias into motion: 0.3 ms against area averaging's 1.6 ms for 768 -> 640 px.
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
