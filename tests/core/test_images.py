@@ -26,4 +26,3 @@ def test_whole_factors_average_fine_texture_instead_of_sampling_it():
     assert abs(float(out.mean()) - 127.5) < 3 and float(out.std()) < 10
     aliased = cv2.resize(image, (100, 30), interpolation=cv2.INTER_LINEAR)
     assert float(aliased.std()) > 5 * float(out.std())
-
