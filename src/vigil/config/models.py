@@ -358,13 +358,13 @@ class EvidenceConfig(_Strict):
         "most 4. Each needs about 300 MB while it writes a 1080p clip.",
     )
 
-    def resolved_writers(self, cores: int | None = None) -> int:
+    def resolved_writers(self) -> int:
         """The configured writers, else one per two of the cores this process may use (its affinity), 1 to 4."""
         if self.writers:
             return self.writers
         from vigil.runtime import cpu_cores  # a container's CPU set, not the host's count
 
-        return max(1, min(4, (cores or cpu_cores()) // 2))
+        return max(1, min(4, cpu_cores() // 2))
 
 
 class VigilConfig(_Strict):
