@@ -175,3 +175,34 @@ def test_vigil_analyze_decodes_only_the_reference_frames_and_analyses_at_5_fps(t
     assert report.frames_analysed == 20  # 5 fps of 4 s
     full = load_config_text(f'cameras: [{{id: cam, source: {{url: "{clip}", decode: {{skip_nonref: false}}}}}}]')
     assert analyze_video(clip, full).frames_decoded == 100
+
+
+def native_threads() -> int:
+    """Threads of this process, FFmpeg's native ones included (Linux: /proc)."""
+    return sum(1 for _ in Path("/proc/self/task").iterdir())
+
+
+def threads_while_decoding(source: AvSource) -> tuple[int, list[Frame]]:
+    """Threads the process gained while ``source`` decoded (counted at its last frame), and its frames."""
+    before = native_threads()
+    frames, during = [], 0
+    for frame in source.frames(select=lambda pts: True):
+        frames.append(frame)
+        during = native_threads()
+    return during - before, frames
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through Linux /proc")
+def test_decoder_threads_are_as_configured_and_one_thread_decodes_the_same_frames(tmp_path: Path) -> None:
+    """``decode.threads: 1`` decodes and converts on the reader thread alone, picture for picture as threaded."""
+    clip = make_bframe_clip(tmp_path / "b2.mp4", frames=30, fps=25, bframes=2)
+    full = reference_pictures(clip)
+    three = DecodeConfig(skip_nonref=False, analysis_max_width=None, threads=3)
+    gained, frames = threads_while_decoding(AvSource("cam", str(clip), live=False, decode=three))
+    assert gained >= 2, "three decoder threads asked for, but FFmpeg did not start them"
+    one = DecodeConfig(skip_nonref=False, analysis_max_width=None, threads=1)
+    gained, frames = threads_while_decoding(AvSource("cam", str(clip), live=False, decode=one))
+    assert gained <= 0, f"one decoder thread asked for, {gained} threads started (decoder or swscale)"
+    assert len(frames) == len(full) == 30
+    for frame in frames:
+        assert np.array_equal(frame.image, full[round(frame.pts, 6)]), f"frame at {frame.pts} differs"

@@ -119,6 +119,15 @@ class DecodeConfig(_Strict):
         "compressed stream and redacted there, and event boxes are given in full-resolution pixels. "
         "Empty: analyse at full resolution.",
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        title="Decoder threads",
+        description="Threads that decode this camera's video on the CPU (FFmpeg's frame and slice threads). Empty: "
+        "FFmpeg's automatic count, about one per core, which is the faster choice even with many cameras per core "
+        "(README, Pipeline performance). Set it to cap the threads of a box with very many cameras.",
+    )
     hwaccel: Literal["cuda"] | None = Field(
         None,
         title="Hardware decoding",
