@@ -31,6 +31,7 @@ from vigil.evaluation.labels import ClipLabels, load_labels
 from vigil.evaluation.matching import ClipResult, Reported, match_clip
 from vigil.pipeline.analyze import pick_camera
 from vigil.pipeline.camera import CameraPipeline
+from vigil.runtime.threads import limit_native_threads
 from vigil.sources import SourceError, probe_video
 from vigil.sources.avsource import AvSource
 from vigil.tracking import TrackerConfig
@@ -249,6 +250,7 @@ def evaluate(
         If the labels file itself is unreadable.
     """
     labels = load_labels(labels_path)
+    limit_native_threads()  # as the product runs (see vigil.runtime.threads)
     base = Path(labels_path).resolve().parent
     report = EvalReport()
     detectors: dict[str, Detector] = {}

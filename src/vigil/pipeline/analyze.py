@@ -23,6 +23,7 @@ from vigil.detection import build_detector
 from vigil.incidents.evidence import EvidenceRecorder, EvidenceWriter
 from vigil.pipeline.camera import CameraPipeline
 from vigil.redaction import Redactor
+from vigil.runtime.threads import limit_native_threads
 from vigil.sources import probe_video
 from vigil.sources.avsource import AvSource
 from vigil.tracking import TrackerConfig
@@ -99,6 +100,7 @@ def analyze_video(
     SourceError
         If the video cannot be read (the events found before a mid-file break are kept).
     """
+    limit_native_threads()  # the detector's and the evidence's threads call OpenCV beside this one
     camera = pick_camera(config, camera_id)
     info = probe_video(video)
     detector = build_detector(config.detector)

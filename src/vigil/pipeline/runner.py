@@ -35,6 +35,7 @@ from vigil.pipeline.metrics import RunnerMetrics
 from vigil.pipeline.publisher import EventPublisher
 from vigil.redaction import Redactor
 from vigil.runtime.memory import limit_heap_growth
+from vigil.runtime.threads import limit_native_threads
 from vigil.sources import CameraStatus, CameraSupervisor
 from vigil.storage import RetentionJob, Store
 from vigil.storage.journal import EventJournal
@@ -146,6 +147,7 @@ class LiveRunner:
         delivery_options: dict[str, Any] | None = None,
     ) -> None:
         limit_heap_growth()  # frames are large and freed from many threads (see vigil.runtime.memory)
+        limit_native_threads()  # every camera calls OpenCV at once (see vigil.runtime.threads)
         self.config = config
         self.listeners = list(listeners or [])
         self.media_dir = Path(config.storage.media_dir)
