@@ -77,9 +77,12 @@ def regions(
     stats : (N, len(counts)) float32
         For each mask in ``counts``, its pixels inside the region's joined area.
     """
+    empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(counts)), np.float32)
+    if not cv2.countNonZero(mask):  # most frames of most cameras: no dilation and labelling for nothing
+        return empty
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, join), connectivity=8)
     if n <= 1:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(counts)), np.float32)
+        return empty
     on = mask.astype(bool)
     count = np.bincount(labels[on], minlength=n)
     total = np.bincount(labels[on], weights=weight[on], minlength=n)
