@@ -52,6 +52,7 @@ import cv2
 import numpy as np
 
 from vigil.core import Detections
+from vigil.core.images import components
 from vigil.detection.fire_onnx import RegionTracker, Track, to_detections
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def regions(
     empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(counts)), np.float32)
     if not cv2.countNonZero(mask):  # most frames of most cameras: no dilation and labelling for nothing
         return empty
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, join), connectivity=8)
+    n, labels, stats = components(cv2.dilate(mask, join))
     if n <= 1:
         return empty
     on = mask.astype(bool)

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from vigil.core import Detections
+from vigil.core.images import components
 
 LONG_EVERY_S = 0.8  # the long-term background is updated this often (its time constant is minutes)
 
@@ -195,7 +196,7 @@ class StationaryObjects:
         self._blobs = []
 
     def _follow(self, static_new: np.ndarray, pts: float, area: int) -> None:
-        n, _, stats, _ = cv2.connectedComponentsWithStats(static_new, connectivity=8)
+        n, _, stats = components(static_new)
         found = []
         rows, cols = static_new.shape
         for x, y, w, h, px in stats[1:n].tolist():

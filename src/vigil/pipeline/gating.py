@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vigil.core.images import shrink
+from vigil.core.images import components, shrink
 
 
 class RateGate:
@@ -102,7 +102,7 @@ class MotionGate:
         if not moving.any():
             return np.zeros((0, 4), np.float32)
         moving = cv2.dilate(moving, np.ones((3, 3), np.uint8))
-        n, _, stats, _ = cv2.connectedComponentsWithStats(moving, connectivity=8)
+        n, _, stats = components(moving)
         xywh = stats[1:n, :4].astype(np.float32)
         xywh = xywh[stats[1:n, 4] >= 2]  # single noisy thumbnail pixels are no motion
         return np.stack(

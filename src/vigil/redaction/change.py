@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vigil.core.images import components
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -119,7 +121,7 @@ class ChangeCheck:
         """
         if not unexplained.any():
             return np.zeros((0, 4), np.float32)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(unexplained.astype(np.uint8), connectivity=8)
+        n, _, stats = components(unexplained.astype(np.uint8))
         c = sig.cell
         xywh = stats[1:n, :4].astype(np.float32) * c
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
