@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vigil.core.images import components
 from vigil.runtime.threads import limit_native_threads
 
 
@@ -30,6 +31,7 @@ def opencv_work(image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
     acc = grey.astype(np.float32)
     cv2.accumulateWeighted(cv2.GaussianBlur(grey, (5, 5), 0).astype(np.float32), acc, 0.1)
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    grana = components(mask)  # the algorithm the pipeline uses
     return [
         cv2.resize(image, (416, 234), interpolation=cv2.INTER_LINEAR),
         cv2.resize(image, (480, 270), interpolation=cv2.INTER_AREA),
@@ -45,6 +47,8 @@ def opencv_work(image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         labels,
         stats,
         centroids,
+        grana[1],
+        grana[2],
     ]
 
 

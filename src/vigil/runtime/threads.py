@@ -11,8 +11,9 @@ CPU per analysed frame (three alternating runs each), and `vigil eval` of the
 labelled clips 54.0-57.4 against 58.6-58.9 ms (two each; 2026-12-03). Three
 live 4K cameras, which saturate both cores either way, analysed as many frames
 with it as without (3.83 against 3.81 fps per camera). The outputs are the
-same (``tests/runtime/test_threads.py``). The setting is process-wide, so the process's owner makes it
-(:class:`~vigil.pipeline.runner.LiveRunner`, ``vigil analyze``, ``vigil eval``).
+same (``tests/runtime/test_threads.py``). The setting is process-wide, so the
+process's owner makes it (:class:`~vigil.pipeline.runner.LiveRunner`,
+``vigil analyze``, ``vigil eval``).
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ class AvSource:
         FFmpeg's blocking calls past it).
     decode : DecodeConfig, optional
         Frame skipping, analysis width, decoder threads and hardware decoding;
-        default: decode every frame on the CPU at full size, on a thread per core.
+        default: decode every frame on the CPU at full size, on FFmpeg's
+        automatic thread count.
     """
 
     def __init__(
