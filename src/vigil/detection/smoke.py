@@ -78,12 +78,11 @@ def regions(
     stats : (N, len(counts)) float32
         For each mask in ``counts``, its pixels inside the region's joined area.
     """
-    empty = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(counts)), np.float32)
-    if not cv2.countNonZero(mask):  # most frames of most cameras: no dilation and labelling for nothing
-        return empty
-    n, labels, stats = components(cv2.dilate(mask, join))
+    n = 0
+    if cv2.countNonZero(mask):  # most frames of most cameras have none: no dilation and labelling for nothing
+        n, labels, stats = components(cv2.dilate(mask, join))
     if n <= 1:
-        return empty
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, len(counts)), np.float32)
     on = mask.astype(bool)
     count = np.bincount(labels[on], minlength=n)
     total = np.bincount(labels[on], weights=weight[on], minlength=n)
