@@ -252,12 +252,14 @@ class Subscriber:
         self.messages: list[tuple[str, str, int, bool]] = []
         self.trigger: tuple[int, Callable[[], None]] | None = None  # (after N messages, call this)
         self.subscribed = threading.Event()
+        self.disconnected = threading.Event()  # set once the connection is gone and every byte read
         self._lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{free_port()}")
         self.client.username_pw_set("sub", "sub-pw")
         self.client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
+        self.client.on_disconnect = lambda *_: self.disconnected.set()
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         if not self.subscribed.wait(10):

@@ -77,6 +77,9 @@ def test_every_event_arrives_through_a_broker_crash(store: Store, broker: Broker
             store.record_event(e, ["broker"])
         delivery.wake()
         assert crashed.wait(10), "the broker was not crashed"
+        # Let the subscriber read what the broker sent before it died (messages it acknowledged to Vigil
+        # are in the subscriber's socket) before closing it: closing at once would drop them.
+        assert subs[0].disconnected.wait(10), "the subscriber did not see the broker go"
         subs[0].close()
         for e in events[150:]:
             store.record_event(e, ["broker"])
