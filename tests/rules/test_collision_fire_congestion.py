@@ -332,3 +332,33 @@ def test_a_car_hitting_two_motorcycles_is_one_incident():
 
 def standing_bike(x: float, t_fall: float):
     return piecewise((0, t_fall, still(x, 400, 70, 60)), (t_fall, 99, still(x, 400, 90, 25)))
+
+
+def test_a_car_leaving_the_picture_whose_cut_box_ends_inside_the_border_is_no_stop():
+    """Its box is cut by the right border from 1.5 s; from 2.0 s the detector keeps a stub 3 px inside the border.
+
+    The stub stands still while the car leaves: the box's motion is the border's, not the car's. Seen on
+    UA-DETRAC with rain added, where a box 3.3 px inside the border "stopped" next to a car in the next lane.
+    """
+
+    def leaving(t: float):
+        cx = 640 + 200 * t
+        if t >= 2.0:
+            return (920.0, 330.0, 997.0, 400.0)
+        return (cx - 60, 330.0, min(cx + 60, 1000.0), 400.0)
+
+    objs = [Obj(1, "car", leaving), Obj(2, "car", still(940, 430))]
+    assert first_time(run(objs, 4, types=["collision"]), "collision") is None
+
+
+def test_a_car_already_halted_in_a_queue_when_a_neighbours_box_reaches_it_is_no_stop():
+    """Car 1 stops at 1.4 s; at 1.8 s the box of the queued car ahead shifts by 20 px (box jitter) onto it.
+
+    Over the second before the contact car 1 moved at 0.9 lengths/s, but over the half second before it
+    not at all: the contact did not stop it. Seen in a far queue on UA-DETRAC with rain added.
+    """
+    objs = [
+        Obj(1, "car", drive_then_stop(100, 400, 200, 1.4)),
+        Obj(2, "car", piecewise((0, 1.8, still(500, 400)), (1.8, 99, still(480, 400)))),
+    ]
+    assert first_time(run(objs, 4, types=["collision"]), "collision") is None

@@ -107,3 +107,15 @@ def test_growth_is_the_slope_of_log_scale_and_ignores_posture():
         box = np.array([[0, 0, 30, 80]] if t < 1.0 else [[0, 50, 80, 80]], np.float32)
         h2.update(t, Detections(box, [0.9], [0], np.array([1], np.int64), {"label": np.array(["person"])}))
     assert abs(h2.growth(2.0)[0]) < 0.05
+
+
+def test_touched_border_remembers_a_box_at_the_border_within_the_window() -> None:
+    """Car 1 touches the right border at 0.4 s then its box ends 3 px inside; car 2 never comes near it."""
+
+    def leaving(t: float):
+        return (880.0, 330.0, 1000.0 if t < 0.5 else 997.0, 400.0)
+
+    history = TrackHistory()
+    feed(history, [Obj(1, "car", leaving), Obj(2, "car", still(500, 400))], 1.0)
+    assert history.touched_border(1.0, 1000, 500, 2.0).tolist() == [True, False]
+    assert history.touched_border(0.4, 1000, 500, 2.0).tolist() == [False, False]

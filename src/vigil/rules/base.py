@@ -249,6 +249,12 @@ class FrameContext:
             | (xyxy[:, 3] >= self.height - EDGE_PX)
         )
 
+    def border_seen(self, window_s: float) -> np.ndarray:
+        """(N,) boxes that touched the frame border now or at any time in the last ``window_s``."""
+        if not self.tracked or len(self.history.rows) != len(self.tracks):
+            return self.at_edge
+        return self.at_edge | self.history.touched_border(window_s, self.width, self.height, EDGE_PX)
+
     @cached_property
     def aspect(self) -> np.ndarray:
         """(N,) box height over width."""

@@ -14,7 +14,10 @@ Logic
    motorcycle, or an occupant seen through a windscreen, overlap from their
    first frame and never "collide". At the start each member's speed and
    heading over the previous ``BEFORE_S``, its box shape and whether a person
-   stood upright are recorded.
+   stood upright are recorded. The speed is the lower of those over
+   ``BEFORE_S`` and over the last ``RECENT_S`` (where the track was seen in
+   it): a car that had already come to a halt in a queue when a neighbour's box
+   reached it was moving a second ago, but did not stop because of the contact.
 2. **Consequence**, within ``window_s`` (default 1.2 s) of the contact start:
    a crash stops, spins or throws a party at once, while a car that slows to a
    halt behind another over two seconds is queueing.
@@ -45,8 +48,10 @@ Logic
    consequences lasts (the stopped member stays slow, the fallen stays down, a
    deflected or vanished member for ``HOLD_S``).
 
-A member whose box touches the frame border is not judged (a car leaving the
-picture seems to stop as its box is cut), nor one whose box scale changed by
+A member whose box touched the frame border at any time from ``BEFORE_S``
+before the contact on is not judged (a car leaving the picture seems to stop as
+its box is cut, and the detector often puts the cut box's edge a few pixels
+inside the border), nor one whose box scale changed by
 more than ``SAME_OBJECT_SCALE`` since the contact (in dense traffic the tracker
 may have taken another vehicle: a "stop" or "turn" between two objects is
 none). Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a
@@ -73,6 +78,7 @@ from vigil.rules.base import FLAT_ASPECT, TALL_ASPECT, FrameContext, union_box
 
 MIN_AGE_S = 0.3
 BEFORE_S = 1.0
+RECENT_S = 0.5
 AFTER_S = 0.6
 MAX_SPEED = 15.0
 DEFLECT_DEG = 60.0
@@ -88,7 +94,7 @@ JOIN_S = 5.0
 Pair = tuple[int, int]
 
 # Columns of the pending-contact table (one row per contact, both members side by side).
-_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE = (
+_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _EDGE = (
     slice(0, 2),
     2,
     slice(3, 5),
@@ -100,9 +106,10 @@ _ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE = (
     slice(15, 17),
     slice(17, 19),
     slice(19, 21),
+    slice(21, 23),
 )
-_COLS = 21
-_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE)
+_COLS = 23
+_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _EDGE)
 # A member whose box scale (square root of its area) changed by more than this factor since the contact
 # is not the same object any more (the tracker took another one in dense traffic): it proves nothing.
 SAME_OBJECT_SCALE = 1.5
@@ -139,7 +146,7 @@ class Collision:
     """Signals vehicle contacts followed within ``window_s`` by a stop, a deflection, a fall or a vanishing."""
 
     type = "collision"
-    windows: tuple[float, ...] = (BEFORE_S, AFTER_S)
+    windows: tuple[float, ...] = (BEFORE_S, AFTER_S, RECENT_S)
 
     def __init__(self, cfg: CollisionRule) -> None:
         self.cfg = cfg
@@ -231,7 +238,10 @@ class Collision:
         """Record the contacts that began this frame between tracks old enough to have been apart."""
         rows = np.array([touching[p] for p in new], dtype=np.int64)
         disp, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
-        v0 = ctx.speed(BEFORE_S)[rows]  # same window, so the same cached displacement
+        # Same windows, so the same cached displacements. A recent speed that cannot be measured (the track was
+        # missed over RECENT_S) vetoes nothing; one that is too new for BEFORE_S stays NaN.
+        before = ctx.speed(BEFORE_S)
+        v0 = np.where(np.isnan(before), np.nan, np.fmin(before, ctx.speed(RECENT_S)))[rows]
         person = ctx.is_label(PERSON_CLASSES)[rows]
         two = ctx.is_label(TWO_WHEELER_CLASSES)[rows]
         aspect = ctx.aspect[rows]
@@ -254,6 +264,7 @@ class Collision:
             block[:, _TWO] = two[keep]
             block[:, _LAST] = ctx.pts
             block[:, _SCALE] = _scale(ctx.tracks.xyxy[rows[keep]])
+            block[:, _EDGE] = ctx.border_seen(BEFORE_S)[rows[keep]]
             self._pending = np.concatenate([self._pending, block])
 
     def _judge(self, ctx: FrameContext, after: np.ndarray) -> None:
@@ -278,8 +289,11 @@ class Collision:
             ((p[:, _UPRIGHT] > 0) & (aspect <= FLAT_ASPECT))
             | ((p[:, _TWO] > 0) & (aspect <= TOPPLE_RATIO * p[:, _ASPECT]))
         )
-        # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged.
-        inside = present & same & ~(ctx.at_edge[safe] if len(ctx.tracks) else np.zeros(rows.shape, dtype=bool))
+        # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged, once
+        # it has touched the border (its speed over the following windows is the border's).
+        if len(ctx.tracks):
+            p[:, _EDGE] = np.where(present & ctx.at_edge[safe], 1.0, p[:, _EDGE])
+        inside = present & same & (p[:, _EDGE] == 0)
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
         # Still moving means at least min_speed as well: the heading of a car crawling in a queue is its box's

@@ -278,6 +278,27 @@ class TrackHistory:
         span = -np.where(valid, t, 0.0).min(axis=1)
         return np.where((span >= min_span_s - 1e-9) & (count >= 3), slope, np.nan)
 
+    def touched_border(self, window_s: float, width: float, height: float, margin: float) -> np.ndarray:
+        """(N,) whether each current track's box came within ``margin`` px of the frame border in the window.
+
+        A box cut by the border (an object entering or leaving the picture)
+        moves with the border, not with the object, and the detector often
+        places a cut box's edge a few pixels inside it once the object is
+        mostly out: a speed measured over a window that saw the box at the
+        border is not the object's, even when the box no longer touches it.
+        """
+        n = len(self.rows)
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        back = (self._head - np.arange(self.capacity)) % self.capacity
+        m = max(1, int(np.count_nonzero(self._t[back] >= self._pts - window_s - 1e-9)))
+        cols = back[:m]
+        valid = self._valid[self.rows[:, None], cols[None, :]]
+        b = self._box[self.rows[:, None], cols[None, :]]
+        edge = (b[..., 0] <= margin) | (b[..., 1] <= margin)
+        edge |= (b[..., 2] >= width - margin) | (b[..., 3] >= height - margin)
+        return (valid & edge).any(axis=1)
+
     def window(self, window_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Time and ring index of each current track's earliest sample within ``window_s``.
 
