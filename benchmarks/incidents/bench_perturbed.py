@@ -16,7 +16,9 @@ copies with the clips' own labels and configurations:
 
 The degradations are synthetic: they find rules that break on noisier
 detections, not the figures of real night or rain footage. The copies are
-written to ``--work`` (default: a temporary folder) and never into the repo.
+test input, as identifiable as the dev clips they come from (not Vigil output,
+which is redacted): they are written to a temporary folder removed at exit, or
+to ``--work`` when asked, and never into the repo.
 Incident-free clips by default; ``--labelled`` adds the labelled incident
 clips (their labels unchanged), to see which detections survive.
 
