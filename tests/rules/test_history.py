@@ -110,7 +110,7 @@ def test_growth_is_the_slope_of_log_scale_and_ignores_posture():
 
 
 def test_touched_border_remembers_a_box_at_the_border_within_the_window() -> None:
-    """Car 1 touches the right border at 0.4 s then its box ends 3 px inside; car 2 never comes near it."""
+    """Car 1 touches the right border until 0.4 s, then its box ends 3 px inside; car 2 never comes near it."""
 
     def leaving(t: float):
         return (880.0, 330.0, 1000.0 if t < 0.5 else 997.0, 400.0)
