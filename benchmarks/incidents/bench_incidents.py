@@ -26,6 +26,18 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1].parent / "shared" / "data"
 
 
+def show(title: str, result, cpu0: float) -> dict:
+    """Print one ``vigil eval`` result under ``title`` with its CPU per analysed frame; returns its summary."""
+    from vigil.cli.eval_cmds import format_report
+
+    summary = result.as_dict()
+    print(title)
+    print(format_report(summary))
+    frames = sum(r.frames_analysed for r in result.runs)
+    print(f"   {frames} frames analysed; {(time.process_time() - cpu0) / max(frames, 1) * 1000:.1f} ms CPU per frame")
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loop-to", type=float, default=3600.0, help="loop each incident-free clip to this length (s)")
@@ -33,7 +45,6 @@ def main() -> int:
     parser.add_argument("--skip-incident-free", action="store_true", help="only the labelled incident clips")
     args = parser.parse_args()
     os.environ.setdefault("SHARED_DATA", str(DATA))
-    from vigil.cli.eval_cmds import format_report
     from vigil.evaluation import evaluate
 
     labels = DATA / "incidents" / "labels.yaml"
@@ -42,23 +53,12 @@ def main() -> int:
         return 2
     out = {}
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    report = evaluate(labels, HERE / "configs")
-    summary = report.as_dict()
-    out["incidents"] = summary
-    print("== labelled incident clips")
-    print(format_report(summary))
-    frames = sum(r.frames_analysed for r in report.runs)
-    print(f"   {frames} frames analysed; {(time.process_time() - cpu0) / max(frames, 1) * 1000:.1f} ms CPU per frame")
+    out["incidents"] = show("== labelled incident clips", evaluate(labels, HERE / "configs"), cpu0)
     if not args.skip_incident_free:
         cpu0 = time.process_time()
         free = evaluate(HERE / "labels-dev.yaml", HERE / "configs", loop_to_s=args.loop_to)
-        summary = free.as_dict()
-        out["incident_free"] = summary
-        print(f"\n== incident-free footage, each clip looped to {args.loop_to:.0f} s")
-        print(format_report(summary))
-        frames = sum(r.frames_analysed for r in free.runs)
-        per_frame = (time.process_time() - cpu0) / max(frames, 1) * 1000
-        print(f"   {frames} frames analysed; {per_frame:.1f} ms CPU per frame")
+        title = f"\n== incident-free footage, each clip looped to {args.loop_to:.0f} s"
+        out["incident_free"] = show(title, free, cpu0)
     print(f"\nwall time {time.perf_counter() - wall0:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")

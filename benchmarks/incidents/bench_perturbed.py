@@ -109,7 +109,8 @@ def main() -> int:
     if not (DATA / "incidents" / "labels.yaml").is_file():
         print(f"{DATA} is missing: the development data sits at ../shared/data beside the repo", file=sys.stderr)
         return 2
-    from vigil.cli.eval_cmds import format_report
+    from bench_incidents import show  # beside this script
+
     from vigil.evaluation import evaluate
 
     tmp = None if args.work else tempfile.TemporaryDirectory(prefix="vigil-perturbed-")
@@ -128,17 +129,11 @@ def main() -> int:
             labels = work / f"labels-{kind}.yaml"
             labels.write_text(yaml.safe_dump({"clips": entries}, sort_keys=False))
             cpu0 = time.process_time()
-            result = evaluate(labels, HERE / "configs")
-            summary = result.as_dict()
-            report[kind] = summary
-            frames = sum(r.frames_analysed for r in result.runs)
-            print(f"== {kind}: {len(entries)} clips")
-            print(format_report(summary))
+            report[kind] = summary = show(f"== {kind}: {len(entries)} clips", evaluate(labels, HERE / "configs"), cpu0)
             for clip in summary["clips"]:
                 for alarm in clip["false_alarms"] + clip["wrong_type"]:
                     print(f"   false alarm: {clip['clip']} {alarm['type']} at {alarm['start_s']} s")
-            per_frame = (time.process_time() - cpu0) / max(frames, 1) * 1000
-            print(f"   {frames} frames analysed; {per_frame:.1f} ms CPU per frame\n")
+            print()
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -28,3 +28,9 @@ def test_pad_clip_and_hull():
     np.testing.assert_allclose(boxes.clip(padded, 22, 35), [[5, 0, 22, 35]])
     np.testing.assert_allclose(boxes.hull(np.array([[0, 0, 5, 5]]), np.array([[3, 4, 9, 6]])), [[0, 0, 9, 6]])
     assert boxes.pad(np.array([[0, 0, 2, 2]]), 0.0, min_px=3).tolist() == [[-3, -3, 5, 5]]
+
+
+def test_at_border_within_margin_on_any_side_and_any_leading_shape():
+    xyxy = np.array([[[1, 50, 40, 90], [50, 50, 90, 90]], [[50, 50, 98.5, 90], [50, 50, 90, 97]]], np.float32)
+    assert boxes.at_border(xyxy, 100, 100, 2.0).tolist() == [[True, False], [True, False]]
+    assert boxes.at_border(xyxy, 100, 100, 3.0).tolist() == [[True, False], [True, True]]

@@ -13,6 +13,14 @@ def clip(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def at_border(xyxy: np.ndarray, width: float, height: float, margin: float) -> np.ndarray:
+    """Whether each box (any leading shape, last axis xyxy) lies within ``margin`` px of the image border."""
+    b = np.asarray(xyxy)
+    return (
+        (b[..., 0] <= margin) | (b[..., 1] <= margin) | (b[..., 2] >= width - margin) | (b[..., 3] >= height - margin)
+    )
+
+
 def pad(xyxy: np.ndarray, frac_x: float, frac_y: float | None = None, min_px: float = 0.0) -> np.ndarray:
     """Grow each box by a fraction of its size on every side (and at least ``min_px``)."""
     frac_y = frac_x if frac_y is None else frac_y

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vigil.core.boxes import at_border
 from vigil.core.detections import Detections
 from vigil.detection.coco import COCO80, PERSON_CLASSES, TWO_WHEELER_CLASSES, VEHICLE_CLASSES
 from vigil.incidents.types import BBox, Signal
@@ -241,13 +242,7 @@ class FrameContext:
     @cached_property
     def at_edge(self) -> np.ndarray:
         """(N,) boxes touching the frame border (entering or leaving: their size and motion are cut)."""
-        xyxy = self.tracks.xyxy
-        return (
-            (xyxy[:, 0] <= EDGE_PX)
-            | (xyxy[:, 1] <= EDGE_PX)
-            | (xyxy[:, 2] >= self.width - EDGE_PX)
-            | (xyxy[:, 3] >= self.height - EDGE_PX)
-        )
+        return at_border(self.tracks.xyxy, self.width, self.height, EDGE_PX)
 
     def border_seen(self, window_s: float) -> np.ndarray:
         """(N,) boxes that touched the frame border now or at any time in the last ``window_s``."""

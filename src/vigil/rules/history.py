@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vigil.core.boxes import at_border
 from vigil.core.detections import Detections
 
 # Dropping is checked this often (s), not every frame: a track lingers at most this much longer.
@@ -262,9 +263,7 @@ class TrackHistory:
         n = len(self.rows)
         if n == 0:
             return np.zeros(0)
-        back = (self._head - np.arange(self.capacity)) % self.capacity
-        m = max(1, int(np.count_nonzero(self._t[back] >= self._pts - window_s - 1e-9)))
-        cols = back[:m]
+        cols = self._recent_cols(window_s)
         valid = self._valid[self.rows[:, None], cols[None, :]]
         b = self._box[self.rows[:, None], cols[None, :]]
         scale = np.log(np.sqrt(np.maximum(b[..., 2] - b[..., 0], 1.0) * np.maximum(b[..., 3] - b[..., 1], 1.0)))
@@ -287,17 +286,18 @@ class TrackHistory:
         mostly out: a speed measured over a window that saw the box at the
         border is not the object's, even when the box no longer touches it.
         """
-        n = len(self.rows)
-        if n == 0:
+        if len(self.rows) == 0:
             return np.zeros(0, dtype=bool)
+        cols = self._recent_cols(window_s)
+        valid = self._valid[self.rows[:, None], cols[None, :]]
+        edge = at_border(self._box[self.rows[:, None], cols[None, :]], width, height, margin)
+        return (valid & edge).any(axis=1)
+
+    def _recent_cols(self, window_s: float) -> np.ndarray:
+        """Ring columns of the analysed frames within ``window_s`` of now, newest first (at least the newest)."""
         back = (self._head - np.arange(self.capacity)) % self.capacity
         m = max(1, int(np.count_nonzero(self._t[back] >= self._pts - window_s - 1e-9)))
-        cols = back[:m]
-        valid = self._valid[self.rows[:, None], cols[None, :]]
-        b = self._box[self.rows[:, None], cols[None, :]]
-        edge = (b[..., 0] <= margin) | (b[..., 1] <= margin)
-        edge |= (b[..., 2] >= width - margin) | (b[..., 3] >= height - margin)
-        return (valid & edge).any(axis=1)
+        return back[:m]
 
     def window(self, window_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Time and ring index of each current track's earliest sample within ``window_s``.
@@ -310,9 +310,7 @@ class TrackHistory:
             (N,) ring indices of those samples.
         """
         n = len(self.rows)
-        back = (self._head - np.arange(self.capacity)) % self.capacity
-        m = max(1, int(np.count_nonzero(self._t[back] >= self._pts - window_s - 1e-9)))
-        cols = back[:m][::-1]
+        cols = self._recent_cols(window_s)[::-1]
         if n == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         valid = self._valid[self.rows[:, None], cols[None, :]]
