@@ -78,3 +78,34 @@ def test_something_outside_the_watched_area_is_ignored():
     mask[:, :150] = True  # the car stops at x=200, outside
     found = [det.update(with_car(base, 200, 100) if k >= 50 else base, k / FPS, mask) for k in range(250)]
     assert all(len(d) == 0 for d in found)
+
+
+def painted(image: np.ndarray) -> np.ndarray:
+    """Road markings with structure (characters painted on the shoulder)."""
+    out = image.copy()
+    for k in range(3):
+        out[100 + 10 * k : 104 + 10 * k, 60:90:6] = 230
+        out[100 + 10 * k : 106 + 10 * k, 62:90:9] = 230
+    return out
+
+
+def with_truck(image: np.ndarray, x: int) -> np.ndarray:
+    """A plain, motion-blurred truck body: fewer edges than the paint it hides."""
+    out = image.copy()
+    out[95:135, max(0, x) : max(0, x + 40)] = 60
+    return out
+
+
+def test_paint_a_truck_hid_in_the_first_frame_is_not_a_new_object():
+    # Both backgrounds start as the first frame: the truck driving off reveals paint with more edges than
+    # the truck had, which must be learned as road during the warm-up, not aged into a stopped vehicle.
+    base = painted(road())
+    result = run(lambda t: with_truck(base, int(55 + 200 * t)) if t < 1.5 else base, 40.0)
+    assert max(ages(result)) < 3.0
+
+
+def test_a_vehicle_that_stops_during_the_warm_up_is_still_found():
+    base = road()
+    result = run(lambda t: with_car(base, 200, 100) if t >= 2.5 else base, 40.0)
+    last = result[-1][1]
+    assert len(last) == 1 and float(last.data["static_s"][0]) > 25.0

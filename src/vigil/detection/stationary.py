@@ -26,6 +26,17 @@ sweeping, the camera moved) resets the long-term background instead of
 producing objects. Objects already in the first frames (parked cars) are part of
 both backgrounds and are never reported.
 
+Both backgrounds start as the first frame, so whatever *drives* through that
+frame is frozen into the long-term background too: a truck over the shoulder's
+painted characters at the start leaves, once it has gone, "new" paint with more
+edges than the blurred truck had, which the ghost test below cannot tell from
+an object. So during the warm-up a pixel that the frames have matched for less
+than ``WARMUP_MATCH_S`` (2 s) in all learns the long-term background from the
+frames at ``warmup_tau_s`` (what drove through the first frame is replaced by
+what stays); once matched that long it learns at the slow pace. A vehicle that
+stops during the warm-up, after its first 2 s, is still found: the road was
+seen where it stands before it came.
+
 When something *leaves* (a car that was there at the start drives off), the
 long-term background still holds it: a "ghost" that looks new and static. A
 ghost shows the plain road where the background has the object's edges, so a
@@ -44,6 +55,7 @@ from vigil.core import Detections
 from vigil.core.images import components
 
 LONG_EVERY_S = 0.8  # the long-term background is updated this often (its time constant is minutes)
+WARMUP_MATCH_S = 2.0  # warm-up: a pixel matched by the frames for this long in all holds the background
 
 
 @dataclass
@@ -80,6 +92,9 @@ class StationaryObjects:
         A blob not seen for this long (occluded, or gone) is forgotten.
     warmup_s : float
         No blob is reported before the backgrounds have seen this much video.
+    warmup_tau_s : float
+        During the warm-up, time constant at which pixels the frames have not yet matched for
+        ``WARMUP_MATCH_S`` learn the long-term background (what drove through the first frame).
     """
 
     def __init__(
@@ -95,6 +110,7 @@ class StationaryObjects:
         reset_share: float = 0.25,
         keep_s: float = 4.0,
         warmup_s: float = 5.0,
+        warmup_tau_s: float = 1.0,
     ) -> None:
         self.work_side = work_side
         self.short_s = short_s
@@ -107,9 +123,11 @@ class StationaryObjects:
         self.reset_share = reset_share
         self.keep_s = keep_s
         self.warmup_s = warmup_s
+        self.warmup_tau_s = warmup_tau_s
         self._short: np.ndarray | None = None
         self._long: np.ndarray | None = None
         self._mask: np.ndarray | None = None
+        self._matched: np.ndarray | None = None  # warm-up: seconds the frames matched each pixel
         self._scale = 1.0
         self._t0 = 0.0
         self._last_pts: float | None = None
@@ -155,6 +173,8 @@ class StationaryObjects:
         ref = long_ * np.float32(gain)
         limit = cv2.max(ref * np.float32(self.relative), float(self.threshold))
         new = cv2.absdiff(short, ref) > limit
+        if pts - self._t0 < self.warmup_s:
+            self._learn_first_frame(grey, ref, limit, dt)
         # The long-term background moves over minutes: it is updated every few frames, with the time since.
         self._long_dt += dt
         if self._long_dt >= LONG_EVERY_S:
@@ -174,6 +194,16 @@ class StationaryObjects:
             self._follow(static_new, pts, area)
         return self._detections(pts)
 
+    def _learn_first_frame(self, grey: np.ndarray, ref: np.ndarray, limit: np.ndarray, dt: float) -> None:
+        """Warm-up: pixels the frames have matched for under 2 s learn the long-term background from the frame."""
+        matched, long_ = self._matched, self._long
+        assert matched is not None and long_ is not None
+        matched += (cv2.absdiff(grey, ref) <= limit).view(np.uint8) * np.float32(dt)
+        unsure = matched < WARMUP_MATCH_S
+        if unsure.any():
+            a = min(1.0, dt / self.warmup_tau_s)
+            cv2.accumulateWeighted(grey, long_, a, mask=unsure.view(np.uint8))
+
     @staticmethod
     def _gain(short: np.ndarray, long_: np.ndarray, mask: np.ndarray) -> float:
         """The overall exposure change from the long- to the short-term background (median ratio, sampled)."""
@@ -190,6 +220,7 @@ class StationaryObjects:
         if mask.shape != grey.shape:
             mask = cv2.resize(mask, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
         self._mask = mask.astype(bool)
+        self._matched = np.zeros(grey.shape, np.float32)
         self._t0 = pts
         self._last_pts = pts
         self._long_dt = 0.0
