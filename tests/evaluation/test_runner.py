@@ -65,6 +65,20 @@ def test_frames_are_timed_from_the_first_frame_and_loops_continue_the_time(tmp_p
     assert pts[-1] >= 5.0 and [k for k, (_, first) in enumerate(items) if first] == [0, 20, 40]
 
 
+def test_a_phase_refuses_the_first_frames_so_the_rate_gate_samples_others_at_the_clips_own_times(tmp_path):
+    video = clip(tmp_path / "c.mp4")
+    cam = camera(video, skip_nonref=False)
+    every = [f.pts for f, _ in _frames(video, cam, lambda pts: True, 0.0)]
+    items = list(_frames(video, cam, lambda pts: True, loop_to_s=3.0, phase=2))
+    pts = [f.pts for f, _ in items]
+    assert pts[:18] == every[2:]  # the same clock: labels still apply
+    assert pts[18] == pytest.approx(2.0) and pts[19] == pytest.approx(2.1)  # later passes are whole
+    assert [k for k, (_, first) in enumerate(items) if first] == [0, 18]
+    # Selected every other frame, phase 1 analyses the odd frames.
+    odd = [f.pts for f, _ in _frames(video, cam, lambda pts: round(pts * 10) % 2 == 1, 0.0, phase=1)]
+    assert odd == pytest.approx([0.1 * k for k in range(1, 20, 2)])
+
+
 def test_eval_on_a_clip_resets_tracks_at_each_loop_and_reports_errors_by_clip(tmp_path, monkeypatch):
     (tmp_path / "cams" / "quiet").mkdir(parents=True)
     video = clip(tmp_path / "cams" / "quiet" / "c.mp4")
@@ -93,3 +107,7 @@ def test_eval_on_a_clip_resets_tracks_at_each_loop_and_reports_errors_by_clip(tm
     assert run.result.false_alarms == [] and run.result.video_s >= 4.0
     assert report.errors == [f"missing: clip cams/missing/c.mp4: no configuration {configs / 'missing.yaml'}"]
     assert main(["eval", str(labels), "-c", str(configs), "-q"]) == 1  # an error is a non-zero exit
+    phased = evaluate(labels, configs, phases=3)
+    assert [r.phase for r in phased.runs] == [0, 1, 2]
+    # x264's B-frames are skipped at 5 analytic fps: 10 decoded frames, one fewer analysed per phase.
+    assert [r.frames_analysed for r in phased.runs] == [10, 9, 8]

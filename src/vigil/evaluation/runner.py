@@ -53,6 +53,7 @@ class ClipRun:
     frames_analysed: int
     frames_detected: int
     loops: int
+    phase: int = 0
 
 
 @dataclass
@@ -110,6 +111,7 @@ class EvalReport:
                     "wall_s": round(r.wall_s, 2),
                     "frames_analysed": r.frames_analysed,
                     "frames_detected": r.frames_detected,
+                    "phase": r.phase,
                 }
                 for r in self.runs
             ],
@@ -138,7 +140,7 @@ def config_for(clip: ClipLabels, configs_dir: Path) -> Path:
 
 
 def _frames(
-    video: Path, camera: CameraConfig, select: Callable[[float], bool], loop_to_s: float
+    video: Path, camera: CameraConfig, select: Callable[[float], bool], loop_to_s: float, phase: int = 0
 ) -> Iterator[tuple[Frame, bool]]:
     """The clip's frames with pts from 0 at the first frame; looped (pts continuing) to ``loop_to_s``.
 
@@ -148,16 +150,27 @@ def _frames(
     offers a different set of frames to the rate gate than a full decode does.
 
     Yields (frame, first of a pass): the first frame yielded by each pass after
-    the first says that the picture jumped back.
+    the first says that the picture jumped back. With ``phase`` k, the first k
+    decoded frames of the first pass are refused, so that the analytic rate
+    samples other frames of the same clip (times keep the clip's own clock).
     """
     offset = 0.0
+    refused = [0]
+
+    def pick(pts: float, clock: _ZeroedClock) -> bool:
+        t = clock.time(pts)
+        if refused[0] < phase:
+            refused[0] += 1
+            return False
+        return select(t)
+
     while True:
         clock = _ZeroedClock(offset)
         last = offset
         first = True
         source = AvSource(camera.id, str(video), live=False, decode=camera.source.decode)
         source.min_fps = camera.analytic_fps
-        for frame in source.frames(select=lambda pts, c=clock: select(c.time(pts))):
+        for frame in source.frames(select=lambda pts, c=clock: pick(pts, c)):
             last = clock.time(frame.pts)
             yield replace(frame, pts=last), first
             first = False
@@ -186,8 +199,9 @@ def run_clip(
     detector: Detector,
     loop_to_s: float = 0.0,
     motion_gating: bool = True,
+    phase: int = 0,
 ) -> ClipRun:
-    """Analyse one clip and match its incidents to its labels."""
+    """Analyse one clip and match its incidents to its labels (``phase``: see :func:`evaluate`)."""
     camera = pick_camera(config, clip.camera)
     pipeline = CameraPipeline(
         camera,
@@ -208,7 +222,8 @@ def run_clip(
     t0 = time.perf_counter()
     loops = 0
     last_pts = -1.0
-    for frame, first in _frames(video, camera, pipeline.select, loop_to_s if not clip.incidents else 0.0):
+    loop = loop_to_s if not clip.incidents else 0.0
+    for frame, first in _frames(video, camera, pipeline.select, loop, phase):
         if frame.pts < last_pts:  # never: kept as a guard for the loop arithmetic
             raise EvalError(f"{video}: time went backwards at {frame.pts}")
         if first:
@@ -227,6 +242,7 @@ def run_clip(
         pipeline.times.analysed,
         pipeline.times.detected,
         max(loops, 1),
+        phase,
     )
 
 
@@ -238,11 +254,19 @@ def evaluate(
     loop_to_s: float = 0.0,
     motion_gating: bool = True,
     progress: Callable[[str], None] | None = None,
+    phases: int = 1,
 ) -> EvalReport:
     """Evaluate every clip of a labels file (or those named in ``clips``).
 
     A clip that cannot be evaluated is recorded in ``errors`` with its name and
     the reason, and the others still run.
+
+    With ``phases`` N > 1 each clip is analysed N times, pass k refusing its
+    first k decoded frames: at 5 analytic fps on a 25 fps camera the analysed
+    frames are then each of the 5 possible sets. A live camera samples an
+    incident at whatever phase its stream happens to have, so a label found at
+    one phase only is found by luck; the rates then count each (label, phase)
+    once and the false alarms are per camera-hour of all passes.
 
     Raises
     ------
@@ -268,7 +292,8 @@ def evaluate(
             key = config.detector.model_dump_json()
             if key not in detectors:
                 detectors[key] = build_detector(config.detector)
-            report.runs.append(run_clip(clip, video, config, detectors[key], loop_to_s, motion_gating))
+            for phase in range(max(1, phases)):
+                report.runs.append(run_clip(clip, video, config, detectors[key], loop_to_s, motion_gating, phase))
         except (EvalError, ConfigError, SourceError, ValueError) as exc:
             report.errors.append(f"{clip.name()}: {exc}")
     return report
