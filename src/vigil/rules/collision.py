@@ -28,10 +28,11 @@ Logic
      times that, over the last ``AFTER_S``. People stopping do not count:
      people stop at will; a person hit falls.
    * ``deflection``: a vehicle that moved at >= ``min_speed`` still moves (at
-     least a third of its speed, and at least ``min_speed``: a crawling car's
-     heading is box jitter) but, within ``DEFLECT_WITHIN_S`` (1.2 s) of the
-     contact, in a direction at least ``DEFLECT_DEG`` (60°) away from its
-     heading before it: spun or pushed off its path. A car turning at a
+     least a third of its speed, and far enough for a heading:
+     ``DEFLECT_TRAVEL`` (0.6) of its length over ``AFTER_S``, 1 length/s; a
+     slower car's heading is box jitter) but, within ``DEFLECT_WITHIN_S``
+     (1.2 s) of the contact, in a direction at least ``DEFLECT_DEG`` (60°)
+     away from its heading before it: spun or pushed off its path. A car turning at a
      junction turns by 30°/s or less and does not get there in that time.
    * ``fall``: a person who stood upright (box height/width >= 1.3) now lies
      (height/width <= 0.9); or a two-wheeler whose box has become much flatter
@@ -54,10 +55,12 @@ its box is cut, and the detector often puts the cut box's edge a few pixels
 inside the border), nor one whose box scale changed by
 more than ``SAME_OBJECT_SCALE`` since the contact (in dense traffic the tracker
 may have taken another vehicle: a "stop" or "turn" between two objects is
-none). Speeds above ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a
-tracker glitch (a box that jumped to another object), not motion, and count as
-unknown. Pending contacts are kept as arrays and judged together, because a
-dense junction has dozens of overlapping boxes every frame.
+none) or over the ``BEFORE_S`` before it (a bus coming out from behind
+something grows, and its box's centre moves with the growth). Speeds above
+``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a tracker glitch (a box
+that jumped to another object), not motion, and count as unknown. Pending
+contacts are kept as arrays and judged together, because a dense junction has
+dozens of overlapping boxes every frame.
 
 Overlap in the image is not contact in the world (cars in adjacent lanes
 overlap from a low camera), which is why a consequence is required; a car
@@ -84,6 +87,9 @@ MAX_SPEED = 15.0
 DEFLECT_DEG = 60.0
 DEFLECT_WITHIN_S = 1.2
 DEFLECT_MIN_SHARE = 1.0 / 3.0
+# A heading over AFTER_S is trusted only when the box travelled this share of its own size in that time:
+# boxes jitter by a tenth to a fifth of their size from frame to frame, which turns a shorter path by 60°.
+DEFLECT_TRAVEL = 0.6
 TOPPLE_RATIO = 0.55
 VANISH_S = 0.6
 VANISH_SLOW = 0.5
@@ -264,8 +270,20 @@ class Collision:
             block[:, _TWO] = two[keep]
             block[:, _LAST] = ctx.pts
             block[:, _SCALE] = _scale(ctx.tracks.xyxy[rows[keep]])
-            block[:, _EDGE] = ctx.border_seen(BEFORE_S)[rows[keep]]
+            block[:, _EDGE] = (ctx.border_seen(BEFORE_S) | self._reshaped(ctx))[rows[keep]]
             self._pending = np.concatenate([self._pending, block])
+
+    @staticmethod
+    def _reshaped(ctx: FrameContext) -> np.ndarray:
+        """(N,) boxes whose scale changed by more than SAME_OBJECT_SCALE over the BEFORE_S before the contact.
+
+        A box that grows as more of a bus comes out from behind something, or shrinks as a car goes behind
+        another, moves its centre while the object hardly moves: its speed and heading before the contact are
+        the box's, not the vehicle's. A car coming towards the camera grows that fast only a few lengths from it.
+        """
+        if len(ctx.history.rows) != len(ctx.tracks):
+            return np.zeros(len(ctx.tracks), dtype=bool)
+        return np.nan_to_num(np.abs(ctx.history.growth(BEFORE_S, MIN_AGE_S))) * BEFORE_S > np.log(SAME_OBJECT_SCALE)
 
     def _judge(self, ctx: FrameContext, after: np.ndarray) -> None:
         """Move pending contacts whose consequence happened to the hits; drop expired ones."""
@@ -296,9 +314,9 @@ class Collision:
         inside = present & same & (p[:, _EDGE] == 0)
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
-        # Still moving means at least min_speed as well: the heading of a car crawling in a queue is its box's
-        # jitter, and turns by any angle from one frame to the next.
-        still_moving = v1 >= np.maximum(DEFLECT_MIN_SHARE * v0, self.cfg.min_speed)
+        # Still moving means far enough for a heading as well: the heading of a car crawling in a queue, or
+        # manoeuvring slowly, is its box's jitter, and turns by any angle from one frame to the next.
+        still_moving = v1 >= np.maximum(DEFLECT_MIN_SHARE * v0, max(self.cfg.min_speed, DEFLECT_TRAVEL / AFTER_S))
         deflected = inside & soon & moving_before & still_moving & self._turned(ctx, p, safe)
         gone = ~present & (ctx.pts - p[:, _LAST] >= VANISH_S) & ((p[:, _TWO] > 0) | (p[:, _PERSON] > 0))
         slowed = present & moving_before & (v1 < VANISH_SLOW * v0)
