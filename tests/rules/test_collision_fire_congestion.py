@@ -371,6 +371,24 @@ def test_a_car_already_halted_in_a_queue_when_a_neighbours_box_reaches_it_is_no_
     assert first_time(run(objs, 4, types=["collision"]), "collision") is None
 
 
+def test_a_fast_car_that_halts_a_few_pixels_from_another_has_hit_it():
+    """At 2.5 lengths/s a car moves 70 px between analysed frames: the impact frame is not among them.
+
+    Its box stops 6 px short of the stopped car's (under 0.2 of the 70 px box height): a collision.
+    """
+    objs = [Obj(1, "car", drive_then_stop(100, 400, 350, 1.0)), Obj(2, "car", still(576, 400))]
+    frames = run(objs, 4, types=["collision"])
+    signals = [s for _, sig in frames for s in sig]
+    assert signals and signals[0].details["cause"] == "abrupt_stop"
+    assert first_time(frames, "collision") <= 2.2
+
+
+def test_a_car_that_slows_into_a_queue_a_few_pixels_behind_another_is_no_collision():
+    """The same stop at 1.4 lengths/s, the speed queues are joined at: no collision without an overlap."""
+    objs = [Obj(1, "car", drive_then_stop(250, 400, 200, 1.0)), Obj(2, "car", still(576, 400))]
+    assert first_time(run(objs, 4, types=["collision"]), "collision") is None
+
+
 def emerging_bus(t: float):
     """A bus coming out from behind something: its box grows rightwards, then leftwards (its centre with it)."""
     if t < 1.0:

@@ -117,6 +117,13 @@ class CollisionRule(_Rule):
         title="Contact cover",
         description="Share of the smaller box covered by the other that also counts as contact (small vs large).",
     )
+    contact_gap: float = Field(
+        0.2,
+        ge=0,
+        title="Contact gap",
+        description="Boxes this close (share of the smaller box's shorter side) also touch: at a few analysed "
+        "frames a second the frame of the impact itself is seldom among them. 0 asks for overlapping boxes.",
+    )
     min_speed: float = Field(
         0.5,
         ge=0,

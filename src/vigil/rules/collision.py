@@ -95,6 +95,10 @@ VANISH_S = 0.6
 VANISH_SLOW = 0.5
 HOLD_S = 3.0
 GROUND_HEIGHTS = 2.0
+# Boxes that only come within the contact gap (no overlap): the vehicle must have moved this fast (own
+# lengths/s) for its stop or turn to count. A queue is approached slowly; a car that halts at speed a few
+# pixels from another has hit it (and at 5 fps the frame of the impact is seldom analysed).
+NEAR_MIN_SPEED = 2.0
 JOIN_S = 5.0
 
 Pair = tuple[int, int]
@@ -156,7 +160,8 @@ class Collision:
 
     def __init__(self, cfg: CollisionRule) -> None:
         self.cfg = cfg
-        self._touching: set[Pair] = set()
+        self._touching: set[Pair] = set()  # pairs whose boxes overlap
+        self._near: set[Pair] = set()  # pairs whose boxes only come within the contact gap
         self._pending = np.zeros((0, _COLS))
         self._crashes: list[_Crash] = []
         self._hit_pairs: set[Pair] = set()
@@ -170,6 +175,7 @@ class Collision:
             return (a, b) if a <= b else (b, a)
 
         self._touching = {fix(p) for p in self._touching}
+        self._near = {fix(p) for p in self._near}
         self._hit_pairs = {fix(p) for p in self._hit_pairs}
         p = self._pending
         for old, new in back.items():
@@ -185,12 +191,13 @@ class Collision:
                 hit.member = back.get(hit.member, hit.member)
 
     # -- per frame -------------------------------------------------------------------------------------------
-    def _contacts(self, ctx: FrameContext) -> tuple[np.ndarray, np.ndarray]:
-        """Row pairs (i, j) in contact in this frame: (P, 2) rows and their (P, 2) ids, ids sorted per pair."""
+    def _contacts(self, ctx: FrameContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Row pairs (i, j) in contact in this frame: (P, 2) rows, their (P, 2) ids (sorted per pair), and (P,)
+        whether the boxes only come within the contact gap (two vehicles whose boxes do not overlap)."""
         veh = np.flatnonzero(ctx.vehicle)
         users = np.flatnonzero(ctx.is_label(ROAD_USER_CLASSES) & ~ctx.rider)
         if len(veh) == 0 or len(users) < 2:
-            return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64)
+            return np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=bool)
         a = ctx.tracks.xyxy[veh]
         b = ctx.tracks.xyxy[users]
         ax1, ay1, ax2, ay2 = (a[:, k : k + 1] for k in range(4))
@@ -204,7 +211,14 @@ class Collision:
         hit = (inter > self.cfg.contact_iou * (area_a + area_b - inter)) | (
             inter >= self.cfg.contact_overlap * np.minimum(area_a, area_b)
         )
-        hit &= (inter > 0) & (veh[:, None] != users[None, :])
+        hit &= inter > 0
+        # Two vehicles' boxes a few pixels apart touch too: at 5 analysed frames a second a car at 3 lengths/s
+        # moves over half its length between frames, and the impact itself falls between them more often than not.
+        side = np.minimum(np.minimum(ax2 - ax1, ay2 - ay1), np.minimum(bx2 - bx1, by2 - by1))
+        gap = self.cfg.contact_gap * side
+        near = (w > -gap) & (h > -gap) & ((w > 0) | (h > 0)) & (gap > 0) & ~hit & ctx.vehicle[users][None, :]
+        hit |= near
+        hit &= veh[:, None] != users[None, :]
         # Ground gate: objects that touch on the road stand on it at about the same depth, so their bottoms (their
         # ground points) lie within a couple of the smaller one's heights of each other (a car length seen
         # obliquely). A far car seen behind a near bus overlaps it in the picture but stands far higher.
@@ -217,32 +231,42 @@ class Collision:
         ids = ctx.ids[rows]
         flip = ids[:, 0] > ids[:, 1]
         rows[flip], ids[flip] = rows[flip][:, ::-1], ids[flip][:, ::-1]
-        return rows, ids
+        return rows, ids, near[r, c]
 
     def update(self, ctx: FrameContext) -> list[Signal]:
         if ctx.history.inherited:
             self._rename(ctx.history.inherited)
         if not ctx.tracked:
-            self._touching, self._pending = set(), np.zeros((0, _COLS))
+            self._touching, self._near, self._pending = set(), set(), np.zeros((0, _COLS))
             return self._signals(ctx, np.zeros(0))
-        rows, ids = self._contacts(ctx)
-        touching = dict(zip(zip(ids[:, 0].tolist(), ids[:, 1].tolist(), strict=True), rows.tolist(), strict=True))
+        rows, ids, near = self._contacts(ctx)
+        pairs = list(zip(ids[:, 0].tolist(), ids[:, 1].tolist(), strict=True))
+        touching = dict(zip(pairs, rows.tolist(), strict=True))
+        overlapping = {p for p, n in zip(pairs, near.tolist(), strict=True) if not n}
+        only_near = set(touching) - overlapping
+        # A contact starts when boxes come within the gap, and again when they go on to overlap (unless the first
+        # is still pending): a slow car's near contact is no contact, its overlap may be.
         known = self._touching | self._hit_pairs
-        new = [p for p in touching if p not in known]
+        new = [p for p in touching if p not in known and (p not in only_near or p not in self._near)]
         if new and len(self._pending):
             pending = set(zip(*self._pending[:, _ID].astype(np.int64).T.tolist(), strict=True))
             new = [p for p in new if p not in pending]
         if new:
-            self._start(ctx, new, touching)
-        self._touching = set(touching)
+            self._start(ctx, new, touching, only_near)
+        self._touching, self._near = overlapping, only_near
         after = ctx.speed(AFTER_S) if len(ctx.tracks) else np.zeros(0)
         if len(self._pending):
             self._judge(ctx, after)
         return self._signals(ctx, after)
 
-    def _start(self, ctx: FrameContext, new: list[Pair], touching: dict[Pair, list[int]]) -> None:
-        """Record the contacts that began this frame between tracks old enough to have been apart."""
+    def _start(self, ctx: FrameContext, new: list[Pair], touching: dict[Pair, list[int]], only_near: set[Pair]) -> None:
+        """Record the contacts that began this frame between tracks old enough to have been apart.
+
+        Boxes that only came within the contact gap are judged on a fast vehicle's stop or deflection alone
+        (``NEAR_MIN_SPEED``): a car that slows into a queue comes to rest a few pixels behind the one ahead.
+        """
         rows = np.array([touching[p] for p in new], dtype=np.int64)
+        near = np.array([p in only_near for p in new], dtype=bool)[:, None]
         disp, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
         # Same windows, so the same cached displacements. A recent speed that cannot be measured (the track was
         # missed over RECENT_S) vetoes nothing; one that is too new for BEFORE_S stays NaN.
@@ -253,6 +277,8 @@ class Collision:
         aspect = ctx.aspect[rows]
         upright = person & (aspect >= TALL_ASPECT)
         v0 = np.where(v0 <= MAX_SPEED, v0, np.nan)
+        v0 = np.where(near & ~(v0 >= NEAR_MIN_SPEED), np.nan, v0)
+        two &= ~near
         can_stop = ~person & (v0 >= self.cfg.min_speed)
         keep = ~np.isnan(span[rows]).any(axis=1) & (can_stop | upright | two).any(axis=1)
         if keep.any():
