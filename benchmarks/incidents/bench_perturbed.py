@@ -22,7 +22,8 @@ to ``--work`` when asked, and never into the repo.
 Incident-free clips by default; ``--labelled`` adds the labelled incident
 clips (their labels unchanged), to see which detections survive.
 
-    .venv/bin/python benchmarks/incidents/bench_perturbed.py [--labelled] [--kinds night,rain] [--json out.json]
+    .venv/bin/python benchmarks/incidents/bench_perturbed.py [--labelled] [--kinds night,rain] [--phases 5]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument("--labelled", action="store_true", help="also degrade the labelled incident clips")
     parser.add_argument("--work", help="folder for the degraded copies (default: a temporary one, removed)")
     parser.add_argument("--json", help="write the report per kind as JSON here")
+    parser.add_argument("--phases", type=int, default=1, help="analyse each copy this many times (eval --phases)")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
@@ -129,7 +131,8 @@ def main() -> int:
             labels = work / f"labels-{kind}.yaml"
             labels.write_text(yaml.safe_dump({"clips": entries}, sort_keys=False))
             cpu0 = time.process_time()
-            report[kind] = summary = show(f"== {kind}: {len(entries)} clips", evaluate(labels, HERE / "configs"), cpu0)
+            result = evaluate(labels, HERE / "configs", phases=args.phases)
+            report[kind] = summary = show(f"== {kind}: {len(entries)} clips", result, cpu0)
             for clip in summary["clips"]:
                 for alarm in clip["false_alarms"] + clip["wrong_type"]:
                     print(f"   false alarm: {clip['clip']} {alarm['type']} at {alarm['start_s']} s")

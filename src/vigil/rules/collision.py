@@ -8,8 +8,13 @@ Logic
    least ``contact_overlap`` (default 0.3) by the larger (a pedestrian against
    a bus has a tiny IoU), and their bottoms (where they stand) are within
    ``GROUND_HEIGHTS`` (2) of the smaller one's heights of each other: a far car
-   behind a near bus overlaps it in the picture but stands far higher. Only
-   the *start* of a contact counts, and only between tracks that already
+   behind a near bus overlaps it in the picture but stands far higher. Two
+   vehicles whose boxes only come within ``contact_gap`` (0.2) of the smaller
+   box's shorter side are in contact too (at 5 analysed fps the frame of the
+   impact is seldom analysed), judged only on a stop or deflection of a member
+   that moved at ``NEAR_MIN_SPEED`` (2 lengths/s) or more: a queue is joined
+   slowly. Only the *start* of a contact counts (a near contact that goes on
+   to overlap starts again), and only between tracks that already
    existed for ``MIN_AGE_S`` apart: a rider and their
    motorcycle, or an occupant seen through a windscreen, overlap from their
    first frame and never "collide". At the start each member's speed and
@@ -32,8 +37,9 @@ Logic
      ``DEFLECT_TRAVEL`` (0.6) of its length over ``AFTER_S``, 1 length/s; a
      slower car's heading is box jitter) but, within ``DEFLECT_WITHIN_S``
      (1.2 s) of the contact, in a direction at least ``DEFLECT_DEG`` (60°)
-     away from its heading before it: spun or pushed off its path. A car turning at a
-     junction turns by 30°/s or less and does not get there in that time.
+     away from its heading before it: spun or pushed off its path. A car
+     turning at a junction turns by 30°/s or less and does not get there in
+     that time.
    * ``fall``: a person who stood upright (box height/width >= 1.3) now lies
      (height/width <= 0.9); or a two-wheeler whose box has become much flatter
      (height/width down to ``TOPPLE_RATIO`` of what it was): a bike on its side.
