@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.rules.scene import Obj, camera, first_time, keys, moving, piecewise, run, still
+from tests.rules.scene import Obj, box, camera, first_time, keys, moving, piecewise, run, still
 from vigil.config.rules import RulesConfig
 from vigil.core.detections import Detections
 
@@ -386,6 +386,18 @@ def test_a_fast_car_that_halts_a_few_pixels_from_another_has_hit_it():
 def test_a_car_that_slows_into_a_queue_a_few_pixels_behind_another_is_no_collision():
     """The same stop at 1.4 lengths/s, the speed queues are joined at: no collision without an overlap."""
     objs = [Obj(1, "car", drive_then_stop(250, 400, 200, 1.0)), Obj(2, "car", still(576, 400))]
+    assert first_time(run(objs, 4, types=["collision"]), "collision") is None
+
+
+def test_a_near_contact_whose_speed_is_a_jump_across_a_gap_in_the_track_is_not_judged():
+    """Seen at 0.2-0.6 s, missed for 0.8 s, found again 390 px on (the tracker took another car): no speed."""
+
+    def jumped(t: float):
+        if t < 0.2 or 0.6 < t < 1.4:
+            return None
+        return box(100, 400, 120, 70) if t <= 0.6 else box(490, 400, 120, 70)
+
+    objs = [Obj(1, "car", jumped), Obj(2, "car", still(616, 400))]
     assert first_time(run(objs, 4, types=["collision"]), "collision") is None
 
 

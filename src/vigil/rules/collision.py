@@ -276,14 +276,16 @@ class Collision:
         disp, span, _ = ctx.displacement(BEFORE_S, MIN_AGE_S)  # NaN span: seen for less than MIN_AGE_S
         # Same windows, so the same cached displacements. A recent speed that cannot be measured (the track was
         # missed over RECENT_S) vetoes nothing; one that is too new for BEFORE_S stays NaN.
-        before = ctx.speed(BEFORE_S)
-        v0 = np.where(np.isnan(before), np.nan, np.fmin(before, ctx.speed(RECENT_S)))[rows]
+        before, recent = ctx.speed(BEFORE_S), ctx.speed(RECENT_S)
+        v0 = np.where(np.isnan(before), np.nan, np.fmin(before, recent))[rows]
         person = ctx.is_label(PERSON_CLASSES)[rows]
         two = ctx.is_label(TWO_WHEELER_CLASSES)[rows]
         aspect = ctx.aspect[rows]
         upright = person & (aspect >= TALL_ASPECT)
         v0 = np.where(v0 <= MAX_SPEED, v0, np.nan)
-        v0 = np.where(near & ~(v0 >= NEAR_MIN_SPEED), np.nan, v0)
+        # A near contact's speed must be seen in the last RECENT_S as well: a track that was missed for a while
+        # may have been taken over by another car, whose first sighting makes a jump, not a speed.
+        v0 = np.where(near & ~((v0 >= NEAR_MIN_SPEED) & ~np.isnan(recent[rows])), np.nan, v0)
         two &= ~near
         can_stop = ~person & (v0 >= self.cfg.min_speed)
         keep = ~np.isnan(span[rows]).any(axis=1) & (can_stop | upright | two).any(axis=1)
