@@ -337,6 +337,21 @@ def test_a_car_hitting_two_motorcycles_is_one_incident():
     assert max(s.details["parties"] for _, sig in frames for s in sig) == 3
 
 
+def test_a_car_that_halts_against_the_wreck_long_after_the_crash_is_the_same_incident():
+    """Car 1 stops dead against car 2 at 1.8 s; car 3 comes the other way and stops dead against car 2 at 8 s.
+
+    Car 2 is a member of the crash, still signalled while car 1 stays stopped: one event, not a second one.
+    """
+    objs = [
+        Obj(1, "car", drive_then_stop(100, 400, 200, 1.8)),
+        Obj(2, "car", still(500, 400)),
+        Obj(3, "car", piecewise((5.0, 8.0, moving(1080, 400, -160, t0=5.0)), (8.0, 99, still(600, 400)))),
+    ]
+    frames = run(objs, 11, types=["collision"])
+    assert keys(frames, "collision") == {"pair:1-2"}
+    assert max(s.details["parties"] for _, sig in frames for s in sig) == 3
+
+
 def standing_bike(x: float, t_fall: float):
     return piecewise((0, t_fall, still(x, 400, 70, 60)), (t_fall, 99, still(x, 400, 90, 25)))
 

@@ -48,8 +48,9 @@ Logic
      of its speed: thrown, run over or hidden under the vehicle that stopped.
 
 3. **One crash, one incident.** Every contact whose consequence followed is a
-   hit; hits that share a member, or whose boxes lie within half a box of an
-   ongoing crash's, within ``JOIN_S`` of its start, belong to that crash. Each
+   hit; hits that share a member with an ongoing crash, or whose boxes lie
+   within half a box of its box within ``JOIN_S`` of its start, belong to that
+   crash (a car that halts against the wreck later is the same event). Each
    crash is signalled with key ``pair:<id>-<id>`` (the ids of its first hit)
    and the union of its members' boxes, from the hit on while any of its
    consequences lasts (the stopped member stays slow, the fallen stays down, a
@@ -388,9 +389,10 @@ class Collision:
         rows = [row_of[t] for t in hit.pair if t in row_of]
         box = union_box(ctx.tracks.xyxy[rows]) if rows else (0.0, 0.0, 0.0, 0.0)
         for crash in self._crashes:
-            if ctx.pts - crash.start > JOIN_S:
-                continue
-            if crash.members & set(hit.pair) or _near(crash.box, box):
+            # A hit on a member of a crash still going on is that crash however late it comes (a car that halts
+            # against the wreck); one that is only near it belongs to it within JOIN_S of its start.
+            shared = bool(crash.members & set(hit.pair))
+            if shared or (ctx.pts - crash.start <= JOIN_S and _near(crash.box, box)):
                 crash.hits.append(hit)
                 crash.box = _union(crash.box, box)
                 return
