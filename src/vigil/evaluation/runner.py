@@ -155,12 +155,13 @@ def _frames(
     samples other frames of the same clip (times keep the clip's own clock).
     """
     offset = 0.0
-    refused = [0]
+    to_refuse = phase
 
     def pick(pts: float, clock: _ZeroedClock) -> bool:
-        t = clock.time(pts)
-        if refused[0] < phase:
-            refused[0] += 1
+        nonlocal to_refuse
+        t = clock.time(pts)  # the first frame, refused or not, is the clock's zero
+        if to_refuse > 0:
+            to_refuse -= 1
             return False
         return select(t)
 

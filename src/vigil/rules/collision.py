@@ -110,8 +110,9 @@ JOIN_S = 5.0
 
 Pair = tuple[int, int]
 
-# Columns of the pending-contact table (one row per contact, both members side by side).
-_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _EDGE = (
+# Columns of the pending-contact table (one row per contact, both members side by side). _VOID: the member is
+# not judged (its box touched the frame border, or changed scale before the contact).
+_ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _VOID = (
     slice(0, 2),
     2,
     slice(3, 5),
@@ -126,7 +127,7 @@ _ID, _START, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _ED
     slice(21, 23),
 )
 _COLS = 23
-_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _EDGE)
+_PAIRED = (_ID, _V0, _PERSON, _UPRIGHT, _HX, _HY, _ASPECT, _TWO, _LAST, _SCALE, _VOID)
 # A member whose box scale (square root of its area) changed by more than this factor since the contact
 # is not the same object any more (the tracker took another one in dense traffic): it proves nothing.
 SAME_OBJECT_SCALE = 1.5
@@ -305,7 +306,7 @@ class Collision:
             block[:, _TWO] = two[keep]
             block[:, _LAST] = ctx.pts
             block[:, _SCALE] = _scale(ctx.tracks.xyxy[rows[keep]])
-            block[:, _EDGE] = (ctx.border_seen(BEFORE_S) | self._reshaped(ctx))[rows[keep]]
+            block[:, _VOID] = (ctx.border_seen(BEFORE_S) | self._reshaped(ctx))[rows[keep]]
             self._pending = np.concatenate([self._pending, block])
 
     @staticmethod
@@ -345,8 +346,8 @@ class Collision:
         # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged, once
         # it has touched the border (its speed over the following windows is the border's).
         if len(ctx.tracks):
-            p[:, _EDGE] = np.where(present & ctx.at_edge[safe], 1.0, p[:, _EDGE])
-        inside = present & same & (p[:, _EDGE] == 0)
+            p[:, _VOID] = np.where(present & ctx.at_edge[safe], 1.0, p[:, _VOID])
+        inside = present & same & (p[:, _VOID] == 0)
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
         # Still moving means far enough for a heading as well: the heading of a car crawling in a queue, or
