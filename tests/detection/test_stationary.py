@@ -109,3 +109,20 @@ def test_a_vehicle_that_stops_during_the_warm_up_is_still_found():
     result = run(lambda t: with_car(base, 200, 100) if t >= 2.5 else base, 40.0)
     last = result[-1][1]
     assert len(last) == 1 and float(last.data["static_s"][0]) > 25.0
+
+
+def test_the_trail_a_long_slow_truck_leaves_over_paint_is_not_a_new_object():
+    # A plain truck 80 px long at 15 px/s covers the paint for 5 s: the short-term background darkens there,
+    # and the trail is found a ghost (fewer edges than the paint). Copying that trail into the long-term
+    # background froze a darkened marking into it, so the clean paint came back "new" and aged 28 s.
+    base = painted(road())
+
+    def frames(t: float) -> np.ndarray:
+        x = int(-80 + 15 * (t - 10))
+        if t < 10 or x >= 120:
+            return base
+        out = base.copy()
+        out[95:135, max(0, x) : max(0, x + 80)] = 60
+        return out
+
+    assert max(ages(run(frames, 60.0))) < 3.0

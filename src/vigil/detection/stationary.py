@@ -41,7 +41,12 @@ When something *leaves* (a car that was there at the start drives off), the
 long-term background still holds it: a "ghost" that looks new and static. A
 ghost shows the plain road where the background has the object's edges, so a
 blob with less edge energy in the frame than in the long-term background is a
-ghost: the road is learned at once there and nothing is reported.
+ghost, and nothing is reported. The road is then learned there from the frames
+where nothing moves, at ``warmup_tau_s`` for ``GHOST_RELEARN_S`` (2 s), not by
+copying the short-term background in: that one may still hold the fading trail
+of a long, slow vehicle, and a copy froze the trail (a darkened lane marking, a
+hard-edged box) into the long-term background, so that the clean paint came
+back as a "new" object with more edges and was reported 20 s later.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from vigil.core.images import components
 
 LONG_EVERY_S = 0.8  # the long-term background is updated this often (its time constant is minutes)
 WARMUP_MATCH_S = 2.0  # warm-up: a pixel matched by the frames for this long in all holds the background
+GHOST_RELEARN_S = 2.0  # where a ghost was found, the long-term background learns the frames this long
 
 
 @dataclass
@@ -93,8 +99,9 @@ class StationaryObjects:
     warmup_s : float
         No blob is reported before the backgrounds have seen this much video.
     warmup_tau_s : float
-        During the warm-up, time constant at which pixels the frames have not yet matched for
-        ``WARMUP_MATCH_S`` learn the long-term background (what drove through the first frame).
+        Time constant of fast learning of the long-term background: during the warm-up by the pixels the
+        frames have not yet matched for ``WARMUP_MATCH_S`` (what drove through the first frame), and for
+        ``GHOST_RELEARN_S`` by a ghost's box.
     """
 
     def __init__(
@@ -128,6 +135,8 @@ class StationaryObjects:
         self._long: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self._matched: np.ndarray | None = None  # warm-up: seconds the frames matched each pixel
+        self._relearn: np.ndarray | None = None  # stream time until which each pixel learns fast (a ghost was there)
+        self._relearn_until = -1.0  # when the last of them ends
         self._scale = 1.0
         self._t0 = 0.0
         self._last_pts: float | None = None
@@ -188,6 +197,8 @@ class StationaryObjects:
             self._start(grey, pts, watched)
             return self._detections(pts)
         moving = cv2.absdiff(grey, short) > self.motion_threshold
+        if pts < self._relearn_until:
+            self._learn_ghosts(grey, moving, pts, dt)
         static_new = (new & ~moving & mask).astype(np.uint8)
         static_new = cv2.morphologyEx(static_new, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
         if pts - self._t0 >= self.warmup_s:
@@ -203,6 +214,13 @@ class StationaryObjects:
         if unsure.any():
             a = min(1.0, dt / self.warmup_tau_s)
             cv2.accumulateWeighted(grey, long_, a, mask=unsure.view(np.uint8))
+
+    def _learn_ghosts(self, grey: np.ndarray, moving: np.ndarray, pts: float, dt: float) -> None:
+        """Where ghosts were found: the long-term background learns the frames, where nothing moves."""
+        until, long_ = self._relearn, self._long
+        assert until is not None and long_ is not None
+        learn = (until > pts) & ~moving
+        cv2.accumulateWeighted(grey, long_, min(1.0, dt / self.warmup_tau_s), mask=learn.view(np.uint8))
 
     @staticmethod
     def _gain(short: np.ndarray, long_: np.ndarray, mask: np.ndarray) -> float:
@@ -221,6 +239,8 @@ class StationaryObjects:
             mask = cv2.resize(mask, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
         self._mask = mask.astype(bool)
         self._matched = np.zeros(grey.shape, np.float32)
+        self._relearn = np.full(grey.shape, -1.0, np.float32)
+        self._relearn_until = -1.0
         self._t0 = pts
         self._last_pts = pts
         self._long_dt = 0.0
@@ -235,7 +255,7 @@ class StationaryObjects:
                 continue
             if x <= 0 or y <= 0 or x + w >= cols or y + h >= rows:
                 continue
-            if self._absorb_ghost(x, y, w, h):
+            if self._absorb_ghost(x, y, w, h, pts):
                 continue
             found.append(np.array([x, y, x + w, y + h], np.float32) / self._scale)
         taken: set[int] = set()
@@ -255,17 +275,18 @@ class StationaryObjects:
                 taken.add(best)
         self._blobs = [b for b in self._blobs if pts - b.last <= self.keep_s]
 
-    def _absorb_ghost(self, x: int, y: int, w: int, h: int) -> bool:
-        """Whether a blob is no new object: a ghost (fewer edges now: learned at once) or a shade change."""
-        assert self._short is not None and self._long is not None
+    def _absorb_ghost(self, x: int, y: int, w: int, h: int, pts: float) -> bool:
+        """Whether a blob is no new object: a ghost (fewer edges now: relearned from the frames) or a shade change."""
+        assert self._short is not None and self._long is not None and self._relearn is not None
         y0, y1, x0, x1 = max(0, y - 1), y + h + 1, max(0, x - 1), x + w + 1
         now, before = self._short[y0:y1, x0:x1], self._long[y0:y1, x0:x1]
         if now.shape[0] < 3 or now.shape[1] < 3:
             return False
         e_now = float(np.abs(cv2.Laplacian(now, cv2.CV_32F)).mean())
         e_before = float(np.abs(cv2.Laplacian(before, cv2.CV_32F)).mean())
-        if e_now < 0.8 * e_before:  # a ghost: learn the road at once
-            self._long[y0:y1, x0:x1] = now
+        if e_now < 0.8 * e_before:  # a ghost: learn the road from the next frames
+            self._relearn[y0:y1, x0:x1] = pts + GHOST_RELEARN_S
+            self._relearn_until = max(self._relearn_until, pts + GHOST_RELEARN_S)
             return True
         return e_now < 1.2 * e_before  # the same structure, only brighter or darker: no object
 
