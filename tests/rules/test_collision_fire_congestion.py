@@ -416,6 +416,37 @@ def test_a_near_contact_whose_speed_is_a_jump_across_a_gap_in_the_track_is_not_j
     assert first_time(run(objs, 4, types=["collision"]), "collision") is None
 
 
+def test_an_overlap_whose_speed_is_a_jump_across_a_gap_in_the_track_is_not_judged():
+    """The same jump onto a box that overlaps the standing car's: the 'stop' after it is no consequence.
+
+    Seen on UA-DETRAC at night: a car track missed for 0.8 s was re-found on another car 170 px away,
+    overlapping a third, and the 3.2 lengths/s of that jump "stopped" against it.
+    """
+
+    def jumped(t: float):
+        if t < 0.2 or 0.6 < t < 1.4:
+            return None
+        return box(100, 400, 120, 70) if t <= 0.6 else box(540, 400, 120, 70)
+
+    objs = [Obj(1, "car", jumped), Obj(2, "car", still(616, 400))]
+    assert first_time(run(objs, 4, types=["collision"]), "collision") is None
+
+
+
+def test_a_motorcycle_hidden_for_a_while_and_refound_within_its_length_is_still_judged():
+    """Missed for 0.8 s behind the car it runs into, re-found 48 px (0.7 of its length) on, and halted there.
+
+    Seen on the street crash: a jump rule that ignored how far the track was re-found lost it at 2 of 5 phases.
+    """
+    moto = piecewise((0, 0.6, moving(300, 400, 60, w=40, h=60)), (1.4, 1.6, moving(300, 400, 60, w=40, h=60)))
+    objs = [
+        Obj(1, "motorcycle", piecewise((0, 1.6, moto), (1.6, 99, still(396, 400, w=40, h=60)))),
+        Obj(2, "car", still(430, 400)),
+    ]
+    frames = run(objs, 4, types=["collision"])
+    signals = [s for _, sig in frames for s in sig]
+    assert signals and signals[0].details["cause"] == "abrupt_stop"
+
 def emerging_bus(t: float):
     """A bus coming out from behind something: its box grows rightwards, then leftwards (its centre with it)."""
     if t < 1.0:

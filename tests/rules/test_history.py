@@ -119,3 +119,19 @@ def test_touched_border_remembers_a_box_at_the_border_within_the_window() -> Non
     feed(history, [Obj(1, "car", leaving), Obj(2, "car", still(500, 400))], 1.0)
     assert history.touched_border(1.0, 1000, 500, 2.0).tolist() == [True, False]
     assert history.touched_border(0.4, 1000, 500, 2.0).tolist() == [False, False]
+
+
+def test_jump_is_the_longest_move_across_a_gap_between_two_sightings() -> None:
+    """Car 1 is missed from 0.6 to 1.4 s and re-found 300 px on; car 2 is seen in every frame."""
+
+    def missed(t: float):
+        if 0.6 < t < 1.4:
+            return None
+        return box(100 if t <= 0.6 else 400, 400, 120, 70)
+
+    history = TrackHistory()
+    feed(history, [Obj(1, "car", missed), Obj(2, "car", moving(100, 400, 50.0))], 1.6)
+    size = np.hypot(120, 70)
+    assert history.jump(1.0, 0.5).tolist() == pytest.approx([300 / size, 0.0])  # seen at 0.6, 1.4 and 1.6 s
+    assert history.jump(1.0, 0.1).tolist() == pytest.approx([300 / size, 10 / size])  # every frame is a gap
+    assert history.jump(0.5, 0.5).tolist() == pytest.approx([0.0, 0.0])  # the gap began before this window

@@ -65,7 +65,10 @@ may have taken another vehicle: a "stop" or "turn" between two objects is
 none) or over the ``BEFORE_S`` before it (a bus coming out from behind
 something grows, and its box's centre moves with the growth). Speeds above
 ``MAX_SPEED`` (15 lengths/s, ~250 km/h for a car) are a tracker glitch (a box
-that jumped to another object), not motion, and count as unknown. Pending
+that jumped to another object), not motion, and count as unknown; so does the
+speed of a member that was missed for over ``RECENT_S`` and re-found more than
+``JUMP_LENGTHS`` (1) of its length from where it was last seen (a coasting
+track can take over another vehicle on its way back). Pending
 contacts are kept as arrays and judged together, because a dense junction has
 dozens of overlapping boxes every frame.
 
@@ -107,6 +110,9 @@ GROUND_HEIGHTS = 2.0
 # pixels from another has hit it (and at 5 fps the frame of the impact is seldom analysed).
 NEAR_MIN_SPEED = 2.0
 JOIN_S = 5.0
+# A track re-found this many own lengths from where it was last seen, after a miss of over RECENT_S, may be
+# another vehicle (no two are closer than a length): its speed across the gap is no measurement.
+JUMP_LENGTHS = 1.0
 
 Pair = tuple[int, int]
 
@@ -284,7 +290,7 @@ class Collision:
         two = ctx.is_label(TWO_WHEELER_CLASSES)[rows]
         aspect = ctx.aspect[rows]
         upright = person & (aspect >= TALL_ASPECT)
-        v0 = np.where(v0 <= MAX_SPEED, v0, np.nan)
+        v0 = np.where((v0 <= MAX_SPEED) & ~self._jumped(ctx)[rows], v0, np.nan)
         # A near contact's speed must be seen in the last RECENT_S as well: a track that was missed for a while
         # may have been taken over by another car, whose first sighting makes a jump, not a speed.
         v0 = np.where(near & ~((v0 >= NEAR_MIN_SPEED) & ~np.isnan(recent[rows])), np.nan, v0)
@@ -308,6 +314,19 @@ class Collision:
             block[:, _SCALE] = _scale(ctx.tracks.xyxy[rows[keep]])
             block[:, _VOID] = (ctx.border_seen(BEFORE_S) | self._reshaped(ctx))[rows[keep]]
             self._pending = np.concatenate([self._pending, block])
+
+    @staticmethod
+    def _jumped(ctx: FrameContext) -> np.ndarray:
+        """(N,) tracks re-found over ``JUMP_LENGTHS`` away after a miss of over RECENT_S within BEFORE_S: no speed.
+
+        A missed track coasts on its motion model and may take over another vehicle on its way back: a car
+        missed for 0.8 s at night was re-found on another, 2 lengths away, and that jump (3.2 lengths/s) then
+        "stopped" against its neighbour. A motorcycle hidden behind the car that hits it, re-found within a
+        length, is still judged.
+        """
+        if len(ctx.history.rows) != len(ctx.tracks):
+            return np.zeros(len(ctx.tracks), dtype=bool)
+        return ctx.history.jump(BEFORE_S, RECENT_S + 1e-6) > JUMP_LENGTHS
 
     @staticmethod
     def _reshaped(ctx: FrameContext) -> np.ndarray:

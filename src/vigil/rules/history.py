@@ -242,8 +242,8 @@ class TrackHistory:
         b0 = self._box[rows[:, None], k0]
         g1, b1 = self._ground[rows, self._head], self._box[rows, self._head]
         disp = g1[:, None, :] - g0
-        diag0 = np.hypot(b0[..., 2] - b0[..., 0], b0[..., 3] - b0[..., 1])
-        diag1 = np.hypot(b1[:, 2] - b1[:, 0], b1[:, 3] - b1[:, 1])
+        diag0 = _diagonal(b0)
+        diag1 = _diagonal(b1)
         size = np.maximum(0.5 * (diag0 + diag1[:, None]), 1.0)
         span = self._pts - self._t[k0]
         return disp.transpose(1, 0, 2), span.T, size.T
@@ -276,6 +276,30 @@ class TrackHistory:
         slope = (dt * (scale - ms[:, None])).sum(axis=1) / np.maximum((dt * dt).sum(axis=1), 1e-9)
         span = -np.where(valid, t, 0.0).min(axis=1)
         return np.where((span >= min_span_s - 1e-9) & (count >= 3), slope, np.nan)
+
+    def jump(self, window_s: float, min_gap_s: float) -> np.ndarray:
+        """(N,) the longest move, in own lengths, across a gap of at least ``min_gap_s`` between two sightings.
+
+        A track that was missed for a while coasted on its motion model; one re-found more than its own length
+        from where it was last seen may have taken over another object (no two vehicles are closer than that),
+        and its "speed" across the gap is that jump, not a measured motion. 0 for tracks seen without such a gap
+        within the window.
+        """
+        n = len(self.rows)
+        if n == 0:
+            return np.zeros(0)
+        cols = self._recent_cols(window_s)[::-1]  # oldest first
+        rows = self.rows[:, None]
+        valid = self._valid[rows, cols[None, :]]
+        prev = np.maximum.accumulate(np.where(valid, np.arange(len(cols)), -1), axis=1)[:, :-1]  # last sighting
+        later = valid[:, 1:] & (prev >= 0)
+        p_col = cols[np.maximum(prev, 0)]
+        gap = self._t[cols[1:]][None, :] - self._t[p_col]
+        b0, b1 = self._box[rows, p_col], self._box[rows, cols[None, 1:]]
+        size = 0.5 * (_diagonal(b0) + _diagonal(b1))
+        move = np.hypot(*(self._ground[rows, cols[None, 1:]] - self._ground[rows, p_col]).transpose(2, 0, 1))
+        lengths = np.where(later & (gap >= min_gap_s - 1e-9), move / np.maximum(size, 1.0), 0.0)
+        return lengths.max(axis=1, initial=0.0)
 
     def touched_border(self, window_s: float, width: float, height: float, margin: float) -> np.ndarray:
         """(N,) whether each current track's box came within ``margin`` px of the frame border in the window.
@@ -326,3 +350,8 @@ class TrackHistory:
         """(N,) speed in own lengths per second over the window; NaN for tracks too new."""
         disp, span, size = self.displacement(window_s, min_span_s)
         return np.hypot(disp[:, 0], disp[:, 1]) / span / size
+
+
+def _diagonal(xyxy: np.ndarray) -> np.ndarray:
+    """Box diagonals (the size speeds are measured in), over the last axis of ``xyxy``."""
+    return np.hypot(xyxy[..., 2] - xyxy[..., 0], xyxy[..., 3] - xyxy[..., 1])
