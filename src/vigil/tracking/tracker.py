@@ -4,7 +4,9 @@ Each frame, tracks are moved forward by a constant-velocity Kalman filter over
 the real time since the previous frame (pts), then matched to detections by
 box overlap in three rounds:
 
-1. confirmed tracks (running and lost) with high-score detections;
+1. confirmed tracks with high-score detections, running tracks first and
+   then lost ones (DeepSORT's matching cascade: a coasting track's predicted
+   box drifts, and must not take a running track's detection);
 2. running tracks still unmatched with low-score detections, which is
    ByteTrack's idea: an object that is partly hidden gets a weak score, and
    throwing such boxes away breaks its track;
@@ -216,9 +218,13 @@ class Tracker:
                 pred_boxes, tracks.class_id, track_rows, det_boxes, det_cls, det_rows, min_iou, cfg.class_aware
             )
 
+        # Matching cascade (DeepSORT): tracks seen in the last frame choose first, coasting ones take what is left.
+        # A coasting track's prediction drifts, and by overlap alone it can take the detection of a fast car that
+        # a running track predicted a few pixels short (and the fast car's own track is then lost).
         confirmed = np.flatnonzero(tracks.track_id > 0)
-        t1, d1, free_confirmed, free_high = associate(confirmed, high, cfg.match_iou)
-        running = free_confirmed[~tracks.lost[free_confirmed]]
+        t1a, d1a, running, free_high = associate(confirmed[~tracks.lost[confirmed]], high, cfg.match_iou)
+        t1b, d1b, _, free_high = associate(confirmed[tracks.lost[confirmed]], free_high, cfg.match_iou)
+        t1, d1 = np.concatenate([t1a, t1b]), np.concatenate([d1a, d1b])
         t2, d2, _, _ = associate(running, low, cfg.low_match_iou)
         fast = np.array([g in cfg.distance_match_groups for g in groups], dtype=bool)
         # A running track of a small fast road user can miss the IoU gate by a few pixels of prediction error:
