@@ -184,7 +184,12 @@ class CameraConfig(_Strict):
     source: SourceConfig = Field(title="Source", description="Stream or file to read.")
     location: Location | None = Field(None, title="Location", description="Latitude/longitude for the map.")
     analytic_fps: float = Field(
-        5.0, gt=0, le=60, title="Analytic fps", description="Frames per second analysed (others are only buffered)."
+        5.0,
+        gt=0,
+        le=60,
+        title="Analytic fps",
+        description="Frames per second analysed (others are only buffered). The collision rule was calibrated "
+        "at 5; measure with `vigil eval` before changing it (docs/incidents.md, 'Other analytic rates').",
     )
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Areas the rules look at.")
     lines: list[LineConfig] = Field(
