@@ -358,15 +358,16 @@ class Collision:
         vehicle_like = p[:, _PERSON] == 0
         moving_before = vehicle_like & (v0 >= self.cfg.min_speed)
         v1 = after[safe] if len(after) else np.full(rows.shape, np.nan)
-        fallen = present & (
-            ((p[:, _UPRIGHT] > 0) & (aspect <= FLAT_ASPECT))
-            | ((p[:, _TWO] > 0) & (aspect <= TOPPLE_RATIO * p[:, _ASPECT]))
-        )
-        # A box cut by the frame border (a car leaving the picture) seems to stop or turn: never judged, once
-        # it has touched the border (its speed over the following windows is the border's).
+        # A box cut by the frame border (a car leaving the picture) seems to stop or turn, and a rider coming
+        # towards the camera whose box the bottom border cuts seems to topple: never judged, once it has touched
+        # the border (its speed and shape over the following windows are the border's).
         if len(ctx.tracks):
             p[:, _VOID] = np.where(present & ctx.at_edge[safe], 1.0, p[:, _VOID])
         inside = present & same & (p[:, _VOID] == 0)
+        fallen = inside & (
+            ((p[:, _UPRIGHT] > 0) & (aspect <= FLAT_ASPECT))
+            | ((p[:, _TWO] > 0) & (aspect <= TOPPLE_RATIO * p[:, _ASPECT]))
+        )
         stopped = inside & moving_before & (v1 < self.cfg.decel_ratio * v0)
         soon = (ctx.pts - p[:, _START] <= min(DEFLECT_WITHIN_S, self.cfg.window_s) + 1e-9)[:, None]
         # Still moving means far enough for a heading as well: the heading of a car crawling in a queue, or
