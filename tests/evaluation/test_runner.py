@@ -111,3 +111,23 @@ def test_eval_on_a_clip_resets_tracks_at_each_loop_and_reports_errors_by_clip(tm
     assert [r.phase for r in phased.runs] == [0, 1, 2]
     # x264's B-frames are skipped at 5 analytic fps: 10 decoded frames, one fewer analysed per phase.
     assert [r.frames_analysed for r in phased.runs] == [10, 9, 8]
+
+
+def test_eval_at_another_analytic_rate_analyses_that_many_frames_and_says_so(tmp_path):
+    """``--analytic-fps`` replaces each camera's own rate: a site measures a rate before it uses it."""
+    (tmp_path / "cams" / "quiet").mkdir(parents=True)
+    video = clip(tmp_path / "cams" / "quiet" / "c.mp4", frames=40)
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "quiet.yaml").write_text(yaml.safe_dump({"cameras": [{"id": "q", "source": {"url": str(video)}}]}))
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(yaml.safe_dump({"clips": [{"file": "cams/quiet/c.mp4", "incidents": "none"}]}))
+    own, slow = evaluate(labels, configs).runs[0], evaluate(labels, configs, analytic_fps=2.5).runs[0]
+    assert (own.analytic_fps, slow.analytic_fps) == (5.0, 2.5)
+    assert slow.frames_analysed < own.frames_analysed and 8 <= slow.frames_analysed <= 11  # 4 s at 2.5 fps
+    assert evaluate(labels, configs, analytic_fps=2.5).as_dict()["clips"][0]["analytic_fps"] == 2.5
+    bad = evaluate(labels, configs, analytic_fps=0.0)
+    assert bad.runs == [] and bad.errors[0].startswith("quiet: analytic_fps 0.0:")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", str(labels), "-c", str(configs), "--analytic-fps", "90"])
+    assert exit_.value.code == 2

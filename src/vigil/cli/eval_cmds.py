@@ -66,6 +66,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             motion_gating=not args.no_motion_gating,
             progress=progress,
             phases=args.phases,
+            analytic_fps=args.analytic_fps,
         )
     except LabelsError as exc:
         print(f"vigil eval: {exc}", file=sys.stderr)
@@ -75,6 +76,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     print(format_report(summary))
     return 1 if report.errors else 0
+
+
+def _rate(text: str) -> float:
+    """An analytic rate as ``analytic_fps`` accepts it (over 0, at most 60 frames per second)."""
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < fps <= 60:
+        raise argparse.ArgumentTypeError(f"{text}: must be over 0 and at most 60 frames per second")
+    return fps
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -102,6 +114,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="analyse each clip N times, pass k skipping its first k frames, so that the analytic rate samples "
         "other frames (a label found at one phase only is found by luck)",
+    )
+    ev.add_argument(
+        "--analytic-fps",
+        type=_rate,
+        metavar="FPS",
+        help="analyse every camera at this rate instead of its own (the collision rule was calibrated at 5: "
+        "measure another rate here before a site uses it)",
     )
     ev.add_argument("--json", help="write the full report as JSON to this file")
     ev.add_argument("--no-motion-gating", action="store_true", help="run the detector on every analysed frame")

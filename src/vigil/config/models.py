@@ -189,7 +189,7 @@ class CameraConfig(_Strict):
         le=60,
         title="Analytic fps",
         description="Frames per second analysed (others are only buffered). The collision rule was calibrated "
-        "at 5; measure with `vigil eval` before changing it (docs/incidents.md, 'Other analytic rates').",
+        "at 5; measure with `vigil eval --analytic-fps` before changing it (docs/incidents.md).",
     )
     zones: list[ZoneConfig] = Field(default_factory=list, title="Zones", description="Areas the rules look at.")
     lines: list[LineConfig] = Field(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from vigil.config import ConfigError, load_config
 from vigil.config.models import CameraConfig, VigilConfig
 from vigil.core import Frame
@@ -54,6 +56,7 @@ class ClipRun:
     frames_detected: int
     loops: int
     phase: int = 0
+    analytic_fps: float = 5.0
 
 
 @dataclass
@@ -112,11 +115,23 @@ class EvalReport:
                     "frames_analysed": r.frames_analysed,
                     "frames_detected": r.frames_detected,
                     "phase": r.phase,
+                    "analytic_fps": r.analytic_fps,
                 }
                 for r in self.runs
             ],
             "errors": self.errors,
         }
+
+
+def _at_rate(config: VigilConfig, analytic_fps: float) -> VigilConfig:
+    """The configuration with every camera analysed at ``analytic_fps`` (validated as the field is)."""
+    try:
+        cameras = [
+            CameraConfig.model_validate({**c.model_dump(), "analytic_fps": analytic_fps}) for c in config.cameras
+        ]
+    except ValidationError as exc:
+        raise EvalError(f"analytic_fps {analytic_fps}: {exc.errors()[0]['msg']}") from exc
+    return config.model_copy(update={"cameras": cameras})
 
 
 def config_for(clip: ClipLabels, configs_dir: Path) -> Path:
@@ -244,6 +259,7 @@ def run_clip(
         pipeline.times.detected,
         max(loops, 1),
         phase,
+        camera.analytic_fps,
     )
 
 
@@ -256,6 +272,7 @@ def evaluate(
     motion_gating: bool = True,
     progress: Callable[[str], None] | None = None,
     phases: int = 1,
+    analytic_fps: float | None = None,
 ) -> EvalReport:
     """Evaluate every clip of a labels file (or those named in ``clips``).
 
@@ -268,6 +285,9 @@ def evaluate(
     incident at whatever phase its stream happens to have, so a label found at
     one phase only is found by luck; the rates then count each (label, phase)
     once and the false alarms are per camera-hour of all passes.
+
+    ``analytic_fps`` replaces every camera's own rate, to measure a rate before
+    a site changes it (the collision rule was calibrated at 5).
 
     Raises
     ------
@@ -287,6 +307,8 @@ def evaluate(
         try:
             config_path = config_for(clip, configs_dir)
             config = load_config(config_path)
+            if analytic_fps is not None:
+                config = _at_rate(config, analytic_fps)
             video = Path(clip.file) if Path(clip.file).is_absolute() else base / clip.file
             if not video.is_file():
                 raise EvalError(f"clip {clip.file}: video {video} does not exist")
