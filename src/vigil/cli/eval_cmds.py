@@ -79,14 +79,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _rate(text: str) -> float:
-    """An analytic rate as ``analytic_fps`` accepts it (over 0, at most 60 frames per second)."""
+    """An analytic rate as a camera's ``analytic_fps`` accepts it."""
+    from vigil.evaluation.runner import EvalError, analytic_rate
+
     try:
         fps = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < fps <= 60:
-        raise argparse.ArgumentTypeError(f"{text}: must be over 0 and at most 60 frames per second")
-    return fps
+    try:
+        return analytic_rate(fps)
+    except EvalError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

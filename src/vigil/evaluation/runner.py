@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from vigil.config import ConfigError, load_config
 from vigil.config.models import CameraConfig, VigilConfig
@@ -123,15 +123,27 @@ class EvalReport:
         }
 
 
-def _at_rate(config: VigilConfig, analytic_fps: float) -> VigilConfig:
-    """The configuration with every camera analysed at ``analytic_fps`` (validated as the field is)."""
+def analytic_rate(fps: float) -> float:
+    """``fps`` if a camera's ``analytic_fps`` accepts it (the field's own limits).
+
+    Raises
+    ------
+    EvalError
+        Naming the rate and the limit it breaks.
+    """
     try:
-        cameras = [
-            CameraConfig.model_validate({**c.model_dump(), "analytic_fps": analytic_fps}) for c in config.cameras
-        ]
+        return _RATE.validate_python(fps)
     except ValidationError as exc:
-        raise EvalError(f"analytic_fps {analytic_fps}: {exc.errors()[0]['msg']}") from exc
-    return config.model_copy(update={"cameras": cameras})
+        raise EvalError(f"analytic_fps {fps}: {exc.errors()[0]['msg']}") from exc
+
+
+_RATE = TypeAdapter(Annotated[float, CameraConfig.model_fields["analytic_fps"]])
+
+
+def _at_rate(config: VigilConfig, analytic_fps: float) -> VigilConfig:
+    """The configuration with every camera analysed at ``analytic_fps``."""
+    fps = analytic_rate(analytic_fps)
+    return config.model_copy(update={"cameras": [c.model_copy(update={"analytic_fps": fps}) for c in config.cameras]})
 
 
 def config_for(clip: ClipLabels, configs_dir: Path) -> Path:

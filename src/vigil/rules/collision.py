@@ -80,6 +80,7 @@ remaining false alarm.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +89,7 @@ from vigil.config.rules import CollisionRule
 from vigil.detection.coco import PERSON_CLASSES, ROAD_USER_CLASSES, TWO_WHEELER_CLASSES
 from vigil.incidents.types import Signal
 from vigil.rules.base import FLAT_ASPECT, TALL_ASPECT, FrameContext, union_box
+from vigil.rules.history import TrackHistory
 
 MIN_AGE_S = 0.3
 BEFORE_S = 1.0
@@ -324,9 +326,7 @@ class Collision:
         "stopped" against its neighbour. A motorcycle hidden behind the car that hits it, re-found within a
         length, is still judged.
         """
-        if len(ctx.history.rows) != len(ctx.tracks):
-            return np.zeros(len(ctx.tracks), dtype=bool)
-        return ctx.history.jump(BEFORE_S, RECENT_S + 1e-6) > JUMP_LENGTHS
+        return _per_track(ctx, lambda history: history.jump(BEFORE_S, RECENT_S + 1e-6) > JUMP_LENGTHS)
 
     @staticmethod
     def _reshaped(ctx: FrameContext) -> np.ndarray:
@@ -336,9 +336,11 @@ class Collision:
         another, moves its centre while the object hardly moves: its speed and heading before the contact are
         the box's, not the vehicle's. A car coming towards the camera grows that fast only a few lengths from it.
         """
-        if len(ctx.history.rows) != len(ctx.tracks):
-            return np.zeros(len(ctx.tracks), dtype=bool)
-        return np.nan_to_num(np.abs(ctx.history.growth(BEFORE_S, MIN_AGE_S))) * BEFORE_S > np.log(SAME_OBJECT_SCALE)
+
+        def grew(history: TrackHistory) -> np.ndarray:
+            return np.nan_to_num(np.abs(history.growth(BEFORE_S, MIN_AGE_S))) * BEFORE_S > np.log(SAME_OBJECT_SCALE)
+
+        return _per_track(ctx, grew)
 
     def _judge(self, ctx: FrameContext, after: np.ndarray) -> None:
         """Move pending contacts whose consequence happened to the hits; drop expired ones."""
@@ -467,6 +469,13 @@ class Collision:
             return bool(ctx.aspect[row] <= FLAT_ASPECT) or ctx.pts - hit.at <= HOLD_S
         v1 = float(after[row]) if len(after) else float("nan")
         return bool(np.isnan(v1) or v1 < self.cfg.decel_ratio * hit.speed_before)
+
+
+def _per_track(ctx: FrameContext, flags: Callable[[TrackHistory], np.ndarray]) -> np.ndarray:
+    """(N,) ``flags`` of the track history, all False where the history does not hold this frame's tracks."""
+    if len(ctx.history.rows) != len(ctx.tracks):
+        return np.zeros(len(ctx.tracks), dtype=bool)
+    return flags(ctx.history)
 
 
 def _scale(xyxy: np.ndarray) -> np.ndarray:
